@@ -36,7 +36,9 @@ func kmsAPIError(code string, status int) error {
 }
 
 func esdkException(msg string) error { return esdktypes.AwsEncryptionSdkException{Message: msg} }
-func mplException(msg string) error  { return mpltypes.AwsCryptographicMaterialProvidersException{Message: msg} }
+func mplException(msg string) error {
+	return mpltypes.AwsCryptographicMaterialProvidersException{Message: msg}
+}
 
 // TestClassifyLibraryRules pins every rule of the mapping table with an error
 // shaped like the one ESDK v0.4.0, MPL v0.4.0 and the KMS client produce.

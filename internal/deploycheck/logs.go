@@ -8,8 +8,8 @@ import (
 
 // CheckLogGroups reports log groups kept less than a year or not encrypted with a KMS
 // key. It also reports containers and Lambda functions that do not log to a log group
-// declared in the template, because a group that ECS or Lambda creates on first use
-// never expires and is not encrypted with a key of ours.
+// declared in the template. A group that ECS or Lambda creates on first use never
+// expires and is not encrypted with a key of ours.
 func CheckLogGroups(t *Template) []Finding {
 	r := newReport(t)
 	logGroups := map[string]bool{}

@@ -561,7 +561,10 @@ function mutationVectors(connectBases, kmsBases) {
     },
     { region: 'frame_body', offset: middle(finalFrame.content), xor: 0x01, error: E.authFailed, about: 'one bit of the encrypted PAN in the final frame' },
     { region: 'frame_tag', offset: middle(finalFrame.tag), xor: 0x01, error: E.authFailed, about: 'one bit of the frame authentication tag' },
-    { region: 'signature_length', offset: layout.signature_length[1] - 1, xor: 0x01, error: E.malformed, about: 'the signature length is off by one' },
+    {
+      region: 'signature_length', offset: layout.signature_length[1] - 1, xor: 0x01, error: E.authFailed, about: 'the signature length is off by one',
+      note: 'ESDK for Go v0.4.0 reads the shorter or longer signature and reports "Invalid signature", so the service classifies it as a failed authentication.',
+    },
     { region: 'signature', offset: middle(layout.signature), xor: 0x01, error: E.authFailed, about: 'one bit of the ECDSA P-384 signature' },
   ]
   for (const f of flips) {

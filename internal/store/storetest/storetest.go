@@ -433,8 +433,12 @@ func testListExpiredOrderAndLimit(t *testing.T, s store.Store) {
 	}{
 		{"gateway-sent-1m", -time.Minute, 0, store.PhaseGatewaySent},
 		{"started-3m", -3 * time.Minute, 0, store.PhaseStarted},
-		{"void-pending-2m-newer", -2 * time.Minute, time.Second, store.PhaseVoidPending},
-		{"started-2m-older", -2 * time.Minute, 0, store.PhaseStarted},
+		{"started-2m-newer", -2 * time.Minute, time.Second, store.PhaseStarted},
+		{"void-pending-2m-older", -2 * time.Minute, 0, store.PhaseVoidPending},
+		// Equal leases and creation times fall back to byte order of the
+		// key, in which upper case sorts before lower case.
+		{"a-4m", -4 * time.Minute, 0, store.PhaseStarted},
+		{"Z-4m", -4 * time.Minute, 0, store.PhaseGatewaySent},
 		{"approved-5m", -5 * time.Minute, 0, store.PhaseApproved},
 		{"voided-5m", -5 * time.Minute, 0, store.PhaseVoided},
 		{"started-live", time.Minute, 0, store.PhaseStarted},
@@ -451,9 +455,9 @@ func testListExpiredOrderAndLimit(t *testing.T, s store.Store) {
 		limit int
 		want  []string
 	}{
-		{"all", 10, []string{"started-3m", "started-2m-older", "void-pending-2m-newer", "gateway-sent-1m"}},
-		{"limit 2", 2, []string{"started-3m", "started-2m-older"}},
-		{"limit 1", 1, []string{"started-3m"}},
+		{"all", 10, []string{"Z-4m", "a-4m", "started-3m", "void-pending-2m-older", "started-2m-newer", "gateway-sent-1m"}},
+		{"limit 4", 4, []string{"Z-4m", "a-4m", "started-3m", "void-pending-2m-older"}},
+		{"limit 1", 1, []string{"Z-4m"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -106,11 +106,12 @@ func Scan(source string, data []byte, canaries []Canary) []Finding {
 	return findings
 }
 
-// delimited reports whether the match at data[at:at+n] has no letter or
-// digit on either side.
+// delimited reports whether the match at data[at:at+n] has no letter,
+// digit, '.' or ':' on either side, so that a short canary is not found
+// inside a number such as "0.737" or an address such as ":737".
 func delimited(data []byte, at, n int) bool {
 	isWord := func(b byte) bool {
-		return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+		return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '.' || b == ':'
 	}
 	if at > 0 && isWord(data[at-1]) {
 		return false

@@ -34,6 +34,7 @@ func TestScanIgnoresMaskedAndOtherDigits(t *testing.T) {
 		`{"bin":"41111111","last4":"1111"}`,
 		"411111******1111",
 		"latency 17370 ms, port 57372",
+		"took 0.737 s on 127.0.0.1:737",
 		"4111111111111112",
 	} {
 		if got := Scan("t", []byte(text), canaries); len(got) != 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/connect-secure-input/processor/internal/decrypt"
 	"github.com/connect-secure-input/processor/internal/gateway"
 	"github.com/connect-secure-input/processor/internal/redact"
+	"github.com/connect-secure-input/processor/internal/tlsconfig"
 	"github.com/connect-secure-input/processor/internal/ttl"
 )
 
@@ -71,12 +72,6 @@ const (
 	GatewayOutcomeTimeout  = "timeout"
 )
 
-// Certificates whose expiry is exported, as passed to CertificateLoaded.
-const (
-	CertificateServer   = "server"
-	CertificateClientCA = "client_ca"
-)
-
 // The bounded set of every label.
 var (
 	routeLabels  = newLabelSet(RouteValidations, RouteAuthorize, RouteAuthorization)
@@ -105,13 +100,11 @@ var (
 
 	wipeReasonLabels = newLabelSet(string(ttl.WipeTaken), string(ttl.WipeDeleted), string(ttl.WipeExpired), string(ttl.WipeClosed))
 
-	// handshakeReasonLabels are the reasons the TLS package reports; Other
-	// is one of them.
 	handshakeReasonLabels = newLabelSet(
-		"no_client_certificate", "unknown_authority", "expired_certificate",
-		"client_not_allowed", "protocol_version", Other,
+		tlsconfig.ReasonNoClientCertificate, tlsconfig.ReasonUnknownAuthority, tlsconfig.ReasonExpiredCertificate,
+		tlsconfig.ReasonClientNotAllowed, tlsconfig.ReasonProtocolVersion, tlsconfig.ReasonOther,
 	)
-	certificateLabels = newLabelSet(CertificateServer, CertificateClientCA)
+	certificateLabels = newLabelSet(tlsconfig.CertificateServer, tlsconfig.CertificateClientCA)
 	scrubKindLabels   = newLabelSet(redact.ScrubKinds...)
 
 	// storeOperationLabels are the authorization store's methods in

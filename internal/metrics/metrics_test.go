@@ -24,6 +24,7 @@ import (
 	"github.com/connect-secure-input/processor/internal/deploycheck"
 	"github.com/connect-secure-input/processor/internal/gateway"
 	"github.com/connect-secure-input/processor/internal/redact"
+	"github.com/connect-secure-input/processor/internal/tlsconfig"
 	"github.com/connect-secure-input/processor/internal/ttl"
 )
 
@@ -269,7 +270,7 @@ func TestRecordedValues(t *testing.T) {
 	m.Authorized(string(gateway.StatusApproved), "")
 	m.Authorized(string(gateway.StatusDeclined), string(gateway.DeclineIncorrectCVC))
 	m.HandshakeFailed("unknown_authority")
-	m.CertificateLoaded(CertificateServer, time.Unix(1_900_000_000, 0))
+	m.CertificateLoaded(tlsconfig.CertificateServer, time.Unix(1_900_000_000, 0))
 	m.Scrubbed(redact.KindSensitiveField)
 	m.StoreError("claim")
 	m.SetVaultCapacity(5000)
@@ -384,7 +385,7 @@ func TestRuntimeCollectors(t *testing.T) {
 func TestFamiliesMatchDeployCheck(t *testing.T) {
 	m := New("1.2.3", false)
 	m.SetKMSReachable(true, true)
-	m.CertificateLoaded(CertificateServer, time.Now())
+	m.CertificateLoaded(tlsconfig.CertificateServer, time.Now())
 	m.RequestServed(RouteValidations, "POST", 200, time.Millisecond)
 
 	got := map[string]string{}
@@ -426,7 +427,7 @@ func TestLabelSetsCoverSourcePackages(t *testing.T) {
 func TestLint(t *testing.T) {
 	m := New("1.2.3", false)
 	m.SetKMSReachable(true, true)
-	m.CertificateLoaded(CertificateServer, time.Now())
+	m.CertificateLoaded(tlsconfig.CertificateServer, time.Now())
 
 	problems, err := testutil.GatherAndLint(m.registry)
 	if err != nil {
@@ -468,7 +469,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 	m := New("1.2.3", true)
 	m.SetKMSReachable(true, false)
-	m.CertificateLoaded(CertificateClientCA, time.Now())
+	m.CertificateLoaded(tlsconfig.CertificateClientCA, time.Now())
 	m.RequestServed(RouteValidations, "POST", 200, time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -4,15 +4,16 @@ import (
 	"time"
 
 	"github.com/connect-secure-input/processor/internal/redact"
+	"github.com/connect-secure-input/processor/internal/tlsconfig"
 	"github.com/connect-secure-input/processor/internal/ttl"
 )
 
 // The interfaces of other packages that *Metrics and its adapters satisfy.
-// The HTTP API's observer and the TLS package's hooks are satisfied by
-// *Metrics itself: RequestServed, InFlight, Overloaded, Decrypted, Validated,
-// HandshakeFailed and CertificateLoaded.
+// *Metrics also has the methods of the HTTP API's observer: RequestServed,
+// InFlight, Overloaded, Decrypted and Validated.
 var (
 	_ redact.ScrubCounter = (*Metrics)(nil)
+	_ tlsconfig.Hooks     = (*Metrics)(nil)
 	_ ttl.Hooks           = vaultHooks{}
 )
 
@@ -78,7 +79,7 @@ func (m *Metrics) HandshakeFailed(reason string) {
 }
 
 // CertificateLoaded exports the NotAfter of a certificate that was loaded.
-// which is CertificateServer or CertificateClientCA.
+// which is tlsconfig.CertificateServer or tlsconfig.CertificateClientCA.
 func (m *Metrics) CertificateLoaded(which string, notAfter time.Time) {
 	m.certificateExpiry.WithLabelValues(certificateLabels.bound(which)).Set(float64(notAfter.Unix()))
 }

@@ -33,6 +33,7 @@ var MetricFamilies = map[string]string{
 	"processor_redaction_scrubs_total":               "counter",
 	"processor_kms_reachable":                        "gauge",
 	"processor_store_errors_total":                   "counter",
+	"processor_recovery_steps_total":                 "counter",
 	"processor_build_info":                           "gauge",
 }
 

@@ -112,6 +112,11 @@ var (
 	storeOperationLabels = newLabelSet(
 		"claim", "get", "transition", "renew_lease", "list_expired", "take_over", "delete_older_than", "ping",
 	)
+	// recoveryStepLabels are the steps of recovering an authorization that
+	// another task left in flight (internal/authorize).
+	recoveryStepLabels = newLabelSet(
+		"taken_over", "voided", "declined", "failed", "not_sent", "void_pending", "lookup_failed", "void_failed", "record_failed",
+	)
 )
 
 func decryptOutcomes() []string {

@@ -59,6 +59,7 @@ type Metrics struct {
 	scrubs            *prometheus.CounterVec
 	kmsReachable      *optionalGauge
 	storeErrors       *prometheus.CounterVec
+	recoverySteps     *prometheus.CounterVec
 	buildInfo         *prometheus.GaugeVec
 }
 
@@ -260,7 +261,12 @@ func (m *Metrics) registerOperations() {
 		Name:      "store_errors_total",
 		Help:      "Authorization store failures, by operation.",
 	}, []string{"operation"})
-	m.registry.MustRegister(m.handshakeFailures, m.certificateExpiry, m.scrubs, m.kmsReachable, m.storeErrors)
+	m.recoverySteps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "recovery_steps_total",
+		Help:      "Steps of recovering authorizations that a stopped task left in flight, by step.",
+	}, []string{"step"})
+	m.registry.MustRegister(m.handshakeFailures, m.certificateExpiry, m.scrubs, m.kmsReachable, m.storeErrors, m.recoverySteps)
 
 	// The certificate gauges start only when a certificate is loaded: a zero
 	// timestamp would read as a certificate that expired in 1970.
@@ -272,6 +278,9 @@ func (m *Metrics) registerOperations() {
 	}
 	for _, op := range storeOperationLabels.values {
 		m.storeErrors.WithLabelValues(op)
+	}
+	for _, step := range recoveryStepLabels.values {
+		m.recoverySteps.WithLabelValues(step)
 	}
 }
 

@@ -110,6 +110,12 @@ func (m *Metrics) StoreError(operation string) {
 	m.storeErrors.WithLabelValues(storeOperationLabels.bound(operation)).Inc()
 }
 
+// Recovered counts one step of recovering an authorization that another
+// task left in flight; step is one of recoveryStepLabels.
+func (m *Metrics) Recovered(step string) {
+	m.recoverySteps.WithLabelValues(recoveryStepLabels.bound(step)).Inc()
+}
+
 // SetVaultCapacity exports the vault's configured maximum number of entries.
 // Call it once at start-up, before the vault holds anything: the
 // near-capacity alert divides by it.

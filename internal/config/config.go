@@ -58,6 +58,8 @@ type Config struct {
 	Store           string
 	DatabaseURL     secret.Value
 	RecordRetention time.Duration
+	LeaseMargin     time.Duration
+	RecoveryEvery   time.Duration
 	FingerprintKey  secret.Value
 	TaskID          string
 
@@ -118,6 +120,8 @@ var variables = []variable{
 	{name: "PROCESSOR_STORE", def: "memory", help: "authorization store: memory (one task) or postgres (two or more tasks)", parse: oneOf(func(c *Config) *string { return &c.Store }, "memory", "postgres")},
 	{name: "PROCESSOR_DATABASE_URL", secret: true, help: "PostgreSQL URL (required with PROCESSOR_STORE=postgres)", parse: func(c *Config, v string) error { c.DatabaseURL = secret.Copy([]byte(v)); return nil }},
 	{name: "PROCESSOR_RECORD_RETENTION", help: "age after which authorization records are deleted (duration; default 24h for memory, 9600h = 400 days for postgres)", parse: durationIn(func(c *Config) *time.Duration { return &c.RecordRetention }, time.Hour, 20*365*24*time.Hour)},
+	{name: "PROCESSOR_LEASE_MARGIN", def: "30s", help: "time added to PROCESSOR_SAD_TTL to form a task's lease on an authorization; after it another task may recover the authorization (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.LeaseMargin }, time.Second, 10*time.Minute)},
+	{name: "PROCESSOR_RECOVERY_INTERVAL", def: "15s", help: "how often each task looks for authorizations left in flight by a stopped task (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.RecoveryEvery }, 100*time.Millisecond, 10*time.Minute)},
 	{name: "PROCESSOR_FINGERPRINT_KEY", secret: true, help: "hex key (32+ bytes) for card fingerprints and idempotency checks; tasks sharing a store must share it; default random per process", parse: func(c *Config, v string) error {
 		key, err := hex.DecodeString(v)
 		if err != nil || len(key) < 32 {

@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, m *metrics.Met
 		return nil, err
 	}
 	if s.auth, err = authorize.New(authorize.Config{
-		Budget: cfg.RequestBudget, Owner: cfg.TaskID, MOTO: true, CaptureMode: captureMode(cfg.CaptureMode),
+		Budget: cfg.RequestBudget, LeaseMargin: cfg.LeaseMargin, Owner: cfg.TaskID, MOTO: true, CaptureMode: captureMode(cfg.CaptureMode),
 		FingerprintKey: deriveKey(masterKey, "request-fingerprint"),
 	}, s.store, s.vault, gw, cards, m, log.Named("authorize")); err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	go s.auth.RunRecovery(loops, authorize.DefaultRecoveryInterval)
+	go s.auth.RunRecovery(loops, s.cfg.RecoveryEvery)
 	go s.auth.RunRetention(loops, s.cfg.RecordRetention, authorize.DefaultRetentionInterval)
 	go s.runChecks(loops)
 	s.log.Info("processor ready", zap.String("api_addr", s.APIAddr()), zap.String("ops_addr", s.OpsAddr()))

@@ -50,9 +50,9 @@ const (
 	// CodeVoidNotAllowed means the authorization cannot be voided any more,
 	// for example because its funds were captured.
 	CodeVoidNotAllowed ErrorCode = "void_not_allowed"
-	// CodeLookupIncomplete means the gateway's search did not find the key
-	// yet although a request with it was sent recently; search indexes lag
-	// behind writes, so the lookup is worth retrying.
+	// CodeLookupIncomplete means the gateway's search did not find a key
+	// that was sent recently. Search indexes lag behind writes, so the lookup
+	// is worth retrying.
 	CodeLookupIncomplete ErrorCode = "lookup_incomplete"
 	// CodeNotFound accompanies ErrNotFound.
 	CodeNotFound ErrorCode = "not_found"
@@ -72,10 +72,11 @@ type Error struct {
 	// may succeed later.
 	Retryable bool
 	// OutcomeUnknown reports whether the gateway may have processed the call
-	// although no answer arrived. After an unknown Authorize outcome the
+	// although no response arrived. After an unknown Authorize outcome the
 	// caller looks the key up later, or voids by idempotency key.
 	OutcomeUnknown bool
-	// Detail says what failed in plain words, such as the parameter name.
+	// Detail is a plain description of the failure, such as the parameter
+	// name.
 	Detail string
 	// HTTPStatus is the gateway's HTTP status, when there was a response.
 	HTTPStatus int
@@ -131,7 +132,7 @@ func IsRetryable(err error) bool {
 }
 
 // IsOutcomeUnknown reports whether err is an *Error after which the gateway
-// may hold an authorization that the caller was not told about.
+// may hold an authorization whose result the caller never received.
 func IsOutcomeUnknown(err error) bool {
 	var gwErr *Error
 	return errors.As(err, &gwErr) && gwErr.OutcomeUnknown

@@ -1,6 +1,6 @@
 // Package gateway defines how the service authorizes a card with a card
 // gateway: the Authorizer interface, its request and result types, and the
-// typed error that tells a caller whether to retry, report pending or void.
+// typed error from which a caller decides to retry, report pending or void.
 //
 // Implementations live in sub-packages: simulator (deterministic outcomes
 // for the demo and load tests) and stripegw (Stripe PaymentIntents).
@@ -26,9 +26,9 @@ type Authorizer interface {
 	// "simulator" or "stripe".
 	Name() string
 
-	// Authorize asks the gateway to authorize req. A repeat with the same
-	// idempotency key returns the first outcome without a second
-	// authorization. Authorize reads req.Card during the call only; it
+	// Authorize sends req to the gateway for authorization. A repeat with the
+	// same idempotency key returns the first outcome without a second
+	// authorization. Authorize reads req.Card during the call only and
 	// neither keeps nor wipes it, so the caller wipes the card afterwards.
 	Authorize(ctx context.Context, req Request) (Result, error)
 
@@ -103,8 +103,8 @@ func (m CaptureMode) Effective() CaptureMode {
 }
 
 // VoidRequest names the authorization to void. GatewayReference wins when
-// both fields are set; IdempotencyKey is the fallback for an authorization
-// whose answer never arrived.
+// both fields are set. IdempotencyKey is the fallback for an authorization
+// whose response never arrived.
 type VoidRequest struct {
 	GatewayReference string
 	IdempotencyKey   string
@@ -117,8 +117,8 @@ const (
 	// StatusApproved means the issuer approved and the funds are held (or
 	// captured with CaptureAutomatic).
 	StatusApproved Status = "approved"
-	// StatusDeclined means the issuer or the gateway declined; DeclineCode
-	// says why.
+	// StatusDeclined means the issuer or the gateway declined, for the
+	// reason in DeclineCode.
 	StatusDeclined Status = "declined"
 	// StatusPending means the gateway accepted the request but has no final
 	// outcome yet.

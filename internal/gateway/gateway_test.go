@@ -127,12 +127,12 @@ func TestErrorText(t *testing.T) {
 		Code:           gateway.CodeTimeout,
 		Retryable:      true,
 		OutcomeUnknown: true,
-		Detail:         "no answer from POST /v1/payment_intents",
+		Detail:         "no response from POST /v1/payment_intents",
 		HTTPStatus:     504,
 		RequestID:      "req_123",
 		Err:            context.DeadlineExceeded,
 	}
-	want := "gateway stripe: authorize: timeout: no answer from POST /v1/payment_intents (HTTP 504, request id req_123, retryable, outcome unknown): context deadline exceeded"
+	want := "gateway stripe: authorize: timeout: no response from POST /v1/payment_intents (HTTP 504, request id req_123, retryable, outcome unknown): context deadline exceeded"
 	if got := err.Error(); got != want {
 		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
 	}

@@ -5,8 +5,9 @@ import (
 	"unicode"
 )
 
-// Request limits. They sit below what Stripe accepts, so a request that
-// passes Validate never fails the gateway's own length checks.
+// Request limits. They are at or below Stripe's limits for idempotency keys
+// and metadata values, so these fields of a valid request also pass Stripe's
+// length checks.
 const (
 	// MaxIdempotencyKeyLength is the longest idempotency key in bytes.
 	// Stripe accepts 255 characters; adapters append a suffix of up to 20

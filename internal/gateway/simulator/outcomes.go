@@ -7,29 +7,29 @@ import (
 	"github.com/connect-secure-input/processor/internal/gateway"
 )
 
-// Behavior is how the simulated gateway answers.
+// Behavior is the way the simulated gateway responds.
 type Behavior int
 
 const (
-	// Answer records the outcome and answers after Config.BaseLatency.
-	Answer Behavior = iota
-	// AnswerSlowly records the outcome and answers after Config.SlowDelay.
-	AnswerSlowly
-	// NeverAnswer records the outcome and answers only when the caller's
+	// Respond records the outcome and responds after Config.BaseLatency.
+	Respond Behavior = iota
+	// RespondSlowly records the outcome and responds after Config.SlowDelay.
+	RespondSlowly
+	// NeverRespond records the outcome and returns only when the caller's
 	// context ends, with an outcome-unknown timeout error: the gateway
-	// authorized but its answer never arrived.
-	NeverAnswer
+	// authorized, but its response never arrived.
+	NeverRespond
 	// FailUnavailable records nothing and returns a retryable
 	// CodeUnavailable error after Config.BaseLatency, like an HTTP 503.
 	FailUnavailable
-	// LoseAnswer records the outcome, then returns an outcome-unknown
+	// LoseResponse records the outcome, then returns an outcome-unknown
 	// timeout error after Config.BaseLatency, as if the connection dropped
 	// after the gateway authorized. A repeat with the same idempotency key
 	// returns the recorded outcome.
-	LoseAnswer
+	LoseResponse
 )
 
-// Outcome is what the simulator does with one authorization.
+// Outcome is the simulator's decision for one authorization.
 type Outcome struct {
 	Behavior Behavior
 	// Status is the recorded status for every behavior except
@@ -60,8 +60,8 @@ type AmountOutcome struct {
 // except 4000000000000002: Stripe returns generic_decline, and the simulator
 // returns do_not_honor so that both codes have a card.
 var cardOutcomes = []CardOutcome{
-	{"4242424242424242", "Stripe", approved(Answer)},
-	{"5555555555554444", "Stripe", approved(Answer)},
+	{"4242424242424242", "Stripe", approved(Respond)},
+	{"5555555555554444", "Stripe", approved(Respond)},
 	{"4000000000000002", "Stripe", declined(gateway.DeclineDoNotHonor)},
 	{"4000000000009995", "Stripe", declined(gateway.DeclineInsufficientFunds)},
 	{"4000000000009987", "Stripe", declined(gateway.DeclineLostOrStolen)},
@@ -75,13 +75,13 @@ var cardOutcomes = []CardOutcome{
 	{"4000000000008039", "simulator", declined(gateway.DeclineTryAgainLater)},
 	{"4000000000008047", "simulator", declined(gateway.DeclineGeneric)},
 	{"4000000000008054", "simulator", declined(gateway.DeclineAuthenticationRequired)},
-	{"4000000000008005", "simulator", approved(NeverAnswer)},
-	{"4000000000008013", "simulator", approved(AnswerSlowly)},
+	{"4000000000008005", "simulator", approved(NeverRespond)},
+	{"4000000000008013", "simulator", approved(RespondSlowly)},
 }
 
 var amountOutcomes = []AmountOutcome{
 	{9901, Outcome{Behavior: FailUnavailable}},
-	{9902, approved(LoseAnswer)},
+	{9902, approved(LoseResponse)},
 }
 
 // cardOutcomePANs holds the table's PANs as bytes, so matching compares
@@ -128,7 +128,7 @@ func outcomeFor(req gateway.Request, now time.Time) Outcome {
 			return cardOutcomes[i].Outcome
 		}
 	}
-	return approved(Answer)
+	return approved(Respond)
 }
 
 func approved(b Behavior) Outcome {
@@ -136,7 +136,7 @@ func approved(b Behavior) Outcome {
 }
 
 func declined(code gateway.DeclineCode) Outcome {
-	return Outcome{Behavior: Answer, Status: gateway.StatusDeclined, DeclineCode: code}
+	return Outcome{Behavior: Respond, Status: gateway.StatusDeclined, DeclineCode: code}
 }
 
 // expired reports whether a card that is valid through the end of its expiry

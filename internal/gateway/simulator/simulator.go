@@ -3,10 +3,10 @@
 // the code that calls a gateway. The outcome tables are in outcomes.go and
 // docs/simulator.md.
 //
-// It behaves like a real gateway where callers depend on it: a repeat with
+// It behaves like a real gateway where callers depend on it. A repeat with
 // the same idempotency key returns the recorded result without a second
-// authorization, voids and lookups work on what it recorded, and an answer
-// can arrive late or never.
+// authorization, voids and lookups work on the recorded results, and a
+// response can arrive late or never.
 package simulator
 
 import (
@@ -40,10 +40,10 @@ const (
 
 // Config sets the simulator's timing and memory bounds.
 type Config struct {
-	// BaseLatency delays every answer except those of the slow and the
-	// never-answering card. Zero answers at once.
+	// BaseLatency delays every response except those of the slow and the
+	// never-responding card. Zero responds at once.
 	BaseLatency time.Duration
-	// SlowDelay delays the slow card's answer; zero means DefaultSlowDelay.
+	// SlowDelay delays the slow card's response. Zero means DefaultSlowDelay.
 	SlowDelay time.Duration
 	// Retention is how long a result stays for repeats, voids and lookups;
 	// zero means DefaultRetention. After it the key is unknown again.
@@ -68,7 +68,7 @@ type Simulator struct {
 	voids          int
 }
 
-// record is what the simulator keeps of one authorization. It contains no
+// record is the simulator's state for one authorization. It contains no
 // card data: the card only chooses the outcome, so the simulator cannot tell
 // a repeat with another card from a true repeat.
 type record struct {
@@ -111,10 +111,10 @@ func New(cfg Config) (*Simulator, error) {
 func (s *Simulator) Name() string { return Name }
 
 // Authorize records the outcome that the card and amount choose (see
-// outcomeFor) under the idempotency key, then answers after the outcome's
+// outcomeFor) under the idempotency key, then responds after the outcome's
 // delay. A repeat with the same key and the same amount, currency, capture
-// mode and MOTO flag returns the recorded result, which reflects a void made
-// since; a repeat that differs in them fails with CodeIdempotencyConflict.
+// mode and MOTO flag returns the recorded result, including a void made
+// since. A repeat that differs in them fails with CodeIdempotencyConflict.
 func (s *Simulator) Authorize(ctx context.Context, req gateway.Request) (gateway.Result, error) {
 	if err := req.Validate(); err != nil {
 		return gateway.Result{}, withName(err)
@@ -126,7 +126,7 @@ func (s *Simulator) Authorize(ctx context.Context, req gateway.Request) (gateway
 	outcome := outcomeFor(req, s.cfg.Now())
 	if outcome.Behavior == FailUnavailable {
 		if err := sleep(ctx, s.cfg.BaseLatency); err != nil {
-			return gateway.Result{}, noAnswer(gateway.OpAuthorize, err)
+			return gateway.Result{}, noResponse(gateway.OpAuthorize, err)
 		}
 		return gateway.Result{}, &gateway.Error{
 			Gateway:    Name,
@@ -145,30 +145,30 @@ func (s *Simulator) Authorize(ctx context.Context, req gateway.Request) (gateway
 
 	delay := s.cfg.BaseLatency
 	switch outcome.Behavior {
-	case NeverAnswer:
+	case NeverRespond:
 		<-ctx.Done()
-		return gateway.Result{}, noAnswer(gateway.OpAuthorize, ctx.Err())
-	case AnswerSlowly:
+		return gateway.Result{}, noResponse(gateway.OpAuthorize, ctx.Err())
+	case RespondSlowly:
 		delay = s.cfg.SlowDelay
 	}
 	if err := sleep(ctx, delay); err != nil {
-		return gateway.Result{}, noAnswer(gateway.OpAuthorize, err)
+		return gateway.Result{}, noResponse(gateway.OpAuthorize, err)
 	}
 
-	if outcome.Behavior == LoseAnswer && created {
+	if outcome.Behavior == LoseResponse && created {
 		return gateway.Result{}, &gateway.Error{
 			Gateway:        Name,
 			Op:             gateway.OpAuthorize,
 			Code:           gateway.CodeTimeout,
 			Retryable:      true,
 			OutcomeUnknown: true,
-			Detail:         fmt.Sprintf("simulated lost answer for amount %d", req.Amount),
+			Detail:         fmt.Sprintf("simulated lost response for amount %d", req.Amount),
 		}
 	}
 	return s.resultOf(rec), nil
 }
 
-// Void marks an approved or declined authorization voided, answering after
+// Void marks an approved or declined authorization voided and responds after
 // BaseLatency. Voiding a voided authorization returns it unchanged.
 func (s *Simulator) Void(ctx context.Context, req gateway.VoidRequest) (gateway.Result, error) {
 	if err := req.Validate(); err != nil {
@@ -183,7 +183,7 @@ func (s *Simulator) Void(ctx context.Context, req gateway.VoidRequest) (gateway.
 		return gateway.Result{}, err
 	}
 	if err := sleep(ctx, s.cfg.BaseLatency); err != nil {
-		return gateway.Result{}, noAnswer(gateway.OpVoid, err)
+		return gateway.Result{}, noResponse(gateway.OpVoid, err)
 	}
 	return result, nil
 }
@@ -207,7 +207,7 @@ func (s *Simulator) Lookup(ctx context.Context, idempotencyKey string) (gateway.
 	s.mu.Unlock()
 
 	if err := sleep(ctx, s.cfg.BaseLatency); err != nil {
-		return gateway.Result{}, noAnswer(gateway.OpLookup, err)
+		return gateway.Result{}, noResponse(gateway.OpLookup, err)
 	}
 	if !ok {
 		return gateway.Result{}, gateway.NotFoundError(Name, gateway.OpLookup, fmt.Sprintf("idempotency key %q", idempotencyKey))
@@ -216,7 +216,7 @@ func (s *Simulator) Lookup(ctx context.Context, idempotencyKey string) (gateway.
 }
 
 // Authorizations returns how many authorizations the simulator recorded.
-// Repeats with a known idempotency key and FailUnavailable answers do not
+// Repeats with a known idempotency key and FailUnavailable calls do not
 // count, so a test can assert that exactly one authorization happened.
 func (s *Simulator) Authorizations() int {
 	s.mu.Lock()
@@ -354,16 +354,16 @@ func notSent(op gateway.Op, cause error) error {
 	}
 }
 
-// noAnswer is the error for a context that ended while the simulated gateway
+// noResponse is the error for a context that ended while the simulated gateway
 // held the request: from the caller's side the outcome is unknown.
-func noAnswer(op gateway.Op, cause error) error {
+func noResponse(op gateway.Op, cause error) error {
 	return &gateway.Error{
 		Gateway:        Name,
 		Op:             op,
 		Code:           gateway.CodeTimeout,
 		Retryable:      true,
 		OutcomeUnknown: true,
-		Detail:         "context ended before the gateway answered",
+		Detail:         "context ended before the gateway responded",
 		Err:            cause,
 	}
 }

@@ -54,8 +54,8 @@ func request(key, pan string, amount int64) gateway.Request {
 
 func TestAuthorizeCardTable(t *testing.T) {
 	for _, row := range simulator.CardOutcomes() {
-		if row.Outcome.Behavior != simulator.Answer {
-			continue // the slow and never-answering cards have their own tests
+		if row.Outcome.Behavior != simulator.Respond {
+			continue // the slow and never-responding cards have their own tests
 		}
 		t.Run(row.PAN, func(t *testing.T) {
 			sim := newSimulator(t, simulator.Config{})
@@ -135,7 +135,7 @@ func TestAuthorizeNeverAnswers(t *testing.T) {
 		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
 	}
 
-	// The gateway authorized although no answer came: a lookup finds it.
+	// The gateway authorized although no response came, so a lookup finds it.
 	got, err := sim.Lookup(context.Background(), "key-hang")
 	if err != nil {
 		t.Fatalf("Lookup: %v", err)
@@ -151,7 +151,7 @@ func TestAuthorizeNeverAnswers(t *testing.T) {
 func TestAuthorizeSlowCard(t *testing.T) {
 	const slowDelay = 80 * time.Millisecond
 
-	t.Run("answers after the delay", func(t *testing.T) {
+	t.Run("responds after the delay", func(t *testing.T) {
 		sim := newSimulator(t, simulator.Config{SlowDelay: slowDelay})
 		start := time.Now()
 		got, err := sim.Authorize(context.Background(), request("key-slow", "4000000000008013", 1050))
@@ -163,11 +163,11 @@ func TestAuthorizeSlowCard(t *testing.T) {
 			t.Errorf("Status = %q, want approved", got.Status)
 		}
 		if elapsed < slowDelay {
-			t.Errorf("answered after %v, before the slow delay of %v", elapsed, slowDelay)
+			t.Errorf("responded after %v, before the slow delay of %v", elapsed, slowDelay)
 		}
 	})
 
-	t.Run("deadline before the answer", func(t *testing.T) {
+	t.Run("deadline before the response", func(t *testing.T) {
 		sim := newSimulator(t, simulator.Config{SlowDelay: slowDelay})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
@@ -194,7 +194,7 @@ func TestAuthorizeBaseLatency(t *testing.T) {
 		t.Fatalf("Authorize: %v", err)
 	}
 	if elapsed := time.Since(start); elapsed < latency {
-		t.Errorf("answered after %v, before the base latency of %v", elapsed, latency)
+		t.Errorf("responded after %v, before the base latency of %v", elapsed, latency)
 	}
 }
 
@@ -405,7 +405,7 @@ func TestVoidUnknown(t *testing.T) {
 	}
 }
 
-func TestVoidDuringUnansweredAuthorization(t *testing.T) {
+func TestVoidDuringUnfinishedAuthorization(t *testing.T) {
 	sim := newSimulator(t, simulator.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -420,7 +420,7 @@ func TestVoidDuringUnansweredAuthorization(t *testing.T) {
 		select {
 		case <-deadline:
 			cancel()
-			t.Fatal("the never-answering authorization was not recorded within 5s")
+			t.Fatal("the never-responding authorization was not recorded within 5s")
 		case <-time.After(time.Millisecond):
 		}
 	}

@@ -74,7 +74,7 @@ func (r *Recorder) Requests() []RecordedRequest {
 	return append([]RecordedRequest(nil), r.requests...)
 }
 
-// Reset forgets the recorded requests.
+// Reset discards the recorded requests.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -2,7 +2,7 @@
 // of code that calls the Stripe API.
 //
 // Start installs the pinned stripe-mock with `go install` on first use,
-// starts it with both listeners on 127.0.0.1, waits until it answers and
+// starts it with both listeners on 127.0.0.1, waits until it responds and
 // stops it when the test ends. stripe-mock logs every request body, card
 // numbers included, so its output goes to a file in the test's temporary
 // directory and never to the test output.
@@ -180,8 +180,8 @@ func start(t testing.TB, binary string, attempt int) (*Server, error) {
 
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// -https-addr keeps the HTTPS listener on loopback too: without it
-	// stripe-mock v0.203.0 listens for HTTPS on all interfaces. Port 0 lets
-	// the kernel choose.
+	// stripe-mock v0.203.0 listens for HTTPS on [::]:12112, all interfaces.
+	// Port 0 lets the kernel choose.
 	cmd := exec.Command(binary, "-http-addr", httpAddr, "-https-addr", "127.0.0.1:0")
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -210,8 +210,8 @@ func start(t testing.TB, binary string, attempt int) (*Server, error) {
 	return server, nil
 }
 
-// waitReady polls the server until it answers an authenticated request, the
-// process exits, or startTimeout passes.
+// waitReady polls the server until it responds to an authenticated request,
+// the process exits, or startTimeout passes.
 func waitReady(baseURL string, exited <-chan error) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(startTimeout)
@@ -234,11 +234,11 @@ func waitReady(baseURL string, exited <-chan error) error {
 
 		select {
 		case waitErr := <-exited:
-			return fmt.Errorf("stripe-mock exited before it answered: %v", waitErr)
+			return fmt.Errorf("stripe-mock exited before it responded: %v", waitErr)
 		case <-ticker.C:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("stripe-mock did not answer within %v: %w", startTimeout, err)
+			return fmt.Errorf("stripe-mock did not respond within %v: %w", startTimeout, err)
 		}
 	}
 }

@@ -29,7 +29,9 @@ type Authorizer interface {
 	// Authorize sends req to the gateway for authorization. A repeat with the
 	// same idempotency key returns the first outcome without a second
 	// authorization. Authorize reads req.Card during the call only and
-	// neither keeps nor wipes it, so the caller wipes the card afterwards.
+	// neither keeps nor wipes it. The caller wipes the card after Authorize
+	// returns, not during the call, because a concurrent wipe races with the
+	// read.
 	Authorize(ctx context.Context, req Request) (Result, error)
 
 	// Void releases an authorization, found by gateway reference or, when no

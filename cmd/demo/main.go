@@ -5,7 +5,9 @@
 // Lex fulfillment Lambda make them, shows a few metrics, stops everything and
 // scans every byte the processor wrote for the card numbers it was given.
 //
-// Run it with `make demo`. Nothing it creates outlives it.
+// Run it with `make demo`. Nothing it creates outlives it, unless the
+// environment variable DEMO_KEEP_FILES is set, which keeps the run's folder
+// (logs and throw-away keys) for inspection.
 package main
 
 import (

@@ -108,7 +108,7 @@ func playPayment(ctx context.Context, p *printer, env *environment) error {
 	}
 
 	p.section("5. A declined card")
-	res, err = env.call(ctx, http.MethodPost, "/v1/authorizations", env.authorizationBody(ctx, "c7a1b2c3-0000-4000-8000-000000000002:authorize:1", declinedPAN, expiryDigits))
+	res, err = env.call(ctx, http.MethodPost, "/v1/authorizations", env.authorizationBody(ctx, "9f2c4e1a-6b3d-4f8e-a1c7-5d2e8b4f6a3c:authorize:1", declinedPAN, expiryDigits))
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func playPayment(ctx context.Context, p *printer, env *environment) error {
 	p.detail("the flow tells the caller the card was declined and offers another card")
 
 	p.section("6. A card whose gateway never answers")
-	silentKey := "c7a1b2c3-0000-4000-8000-000000000003:authorize:1"
+	silentKey := "e4b8d2f1-3a7c-4e9b-b6d5-2f1a8c3e7d9b:authorize:1"
 	res, err = env.call(ctx, http.MethodPost, "/v1/authorizations", env.authorizationBody(ctx, silentKey, silentPAN, expiryDigits))
 	if err != nil {
 		return err

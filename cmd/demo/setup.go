@@ -304,6 +304,10 @@ func (env *environment) cleanUp() {
 			_ = env.kmsServer.Process.Kill()
 		}
 	}
+	if os.Getenv("DEMO_KEEP_FILES") != "" {
+		fmt.Printf("\nDEMO_KEEP_FILES is set: the run's files (logs, throw-away keys) stay in %s\n", env.dir)
+		return
+	}
 	_ = os.RemoveAll(env.dir)
 }
 

@@ -217,6 +217,8 @@ func (c *Config) Summary(getenv func(string) string) map[string]string {
 			value = "set"
 		case v.secret:
 			value = "unset"
+		case value == "" && v.def == "":
+			value = "(unset)"
 		case value == "":
 			value = v.def
 		}

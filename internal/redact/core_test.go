@@ -204,6 +204,7 @@ func TestCoreKeepsPlainAndDerivedKeys(t *testing.T) {
 		"company", "span", "panic", "pandas", "decided", "incident", "expires_at", "expiration",
 		"contact_id", "request_id", "idempotency_key", "key_id", "card_brand",
 		"pan_last4", "panLast4", "pan_masked", "maskedPan", "cvvLength", "cvv_present", "cvc_check",
+		"PROCESSOR_MAX_CIPHERTEXT_BYTES", "PROCESSOR_EXPIRY_MAX_YEARS",
 		"card_number_masked", "pan_fingerprint", "ciphertext_size", "expiry_reason", "bin",
 	}
 	for _, key := range keys {

@@ -59,8 +59,9 @@ var sensitiveSubstrings = []string{
 }
 
 // derivedWords name a property of card data that may be logged: its masked
-// form, BIN, last four, brand, keyed fingerprint, length, or the outcome of a
-// check on it ("pan_last4", "cvvLength", "card_number_masked").
+// form, BIN, last four, brand, keyed fingerprint, length, the outcome of a
+// check on it, or a configured limit ("pan_last4", "cvvLength",
+// "max_ciphertext_bytes").
 var derivedWords = map[string]bool{
 	"masked":      true,
 	"mask":        true,
@@ -81,6 +82,12 @@ var derivedWords = map[string]bool{
 	"status":      true,
 	"outcome":     true,
 	"reason":      true,
+	// Limits on card data are settings, such as PROCESSOR_MAX_CIPHERTEXT_BYTES
+	// in the start-up configuration summary.
+	"max":   true,
+	"min":   true,
+	"limit": true,
+	"bytes": true,
 }
 
 // redactValue reports whether the value under a field key is dropped, given

@@ -185,6 +185,7 @@ func start(t testing.TB, binary string, attempt int) (*Server, error) {
 	cmd := exec.Command(binary, "-http-addr", httpAddr, "-https-addr", "127.0.0.1:0")
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
+	bindToParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}

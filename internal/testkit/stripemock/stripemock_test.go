@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -84,6 +87,62 @@ func TestStopsOnCleanup(t *testing.T) {
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process %d after cleanup: kill(0) = %v, want ESRCH", pid, err)
 	}
+}
+
+// helperEnv makes the test binary run TestHelperStartAndExit as a child
+// process of TestServerDiesWithTestProcess.
+const helperEnv = "STRIPEMOCK_TEST_HELPER"
+
+func TestHelperStartAndExit(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("runs only as the child process of TestServerDiesWithTestProcess")
+	}
+	server := stripemock.Start(t)
+	fmt.Printf("stripemock-pid=%d\n", server.PID)
+	os.Exit(0) // skips t.Cleanup, as a crash or -timeout would
+}
+
+func TestServerDiesWithTestProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skipf("the parent-death signal is Linux only, not %s", runtime.GOOS)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStartAndExit$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	output, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper process: %v", err)
+	}
+	_, pidText, found := strings.Cut(string(output), "stripemock-pid=")
+	if !found {
+		t.Fatal("helper process printed no stripe-mock pid")
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(pidText, "\n", 2)[0]))
+	if err != nil {
+		t.Fatalf("parse the stripe-mock pid: %v", err)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+	for processRunning(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("stripe-mock %d still runs 10s after its test process exited", pid)
+		}
+		<-ticker.C
+	}
+}
+
+// processRunning reports whether pid exists and is not a zombie waiting for
+// its new parent to reap it.
+func processRunning(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesized command name: "pid (comm) S ...".
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
 
 func TestLogReceivesRequestBodies(t *testing.T) {

@@ -56,11 +56,12 @@ const MaxAttempt = 999
 
 // Limits of the API contract that the forwarder checks before it sends a
 // request, so that a misconfigured block gets invalid_event instead of a
-// round trip that ends in invalid_request.
+// round trip that ends in invalid_request. Ciphertext sizes are left to the
+// processor, whose bound is configurable and whose ciphertext_too_large
+// tells the flow more.
 const (
 	maxContactIDLength = 128
 	maxReferenceLength = 128
-	maxCiphertextChars = 22000
 	maxAmountDigits    = 18 // every 18-digit value fits in an int64
 )
 
@@ -265,18 +266,12 @@ func readAmount(params map[string]string) (int64, error) {
 }
 
 // readCiphertext returns the ciphertext parameter name. It checks only
-// presence and length: the processor decodes the ciphertext and reports
-// its own error codes for anything else.
+// presence: the processor decodes the ciphertext and reports its own error
+// codes for anything else.
 func readCiphertext(params map[string]string, name string, required bool) (string, error) {
 	value := params[name]
-	if value == "" {
-		if required {
-			return "", &ParameterError{name, "is missing or empty; pass the stored customer input of that field"}
-		}
-		return "", nil
-	}
-	if len(value) > maxCiphertextChars {
-		return "", &ParameterError{name, fmt.Sprintf("is longer than %d characters", maxCiphertextChars)}
+	if value == "" && required {
+		return "", &ParameterError{name, "is missing or empty; pass the stored customer input of that field"}
 	}
 	return value, nil
 }

@@ -635,7 +635,6 @@ func TestHandleInvalidParameters(t *testing.T) {
 		{name: "validation without field", event: "validate-pan.json", changes: map[string]string{"field": ""}, wantParameter: "field"},
 		{name: "validation of an unknown field", event: "validate-pan.json", changes: map[string]string{"field": "pin"}, wantParameter: "field"},
 		{name: "validation without ciphertext", event: "validate-pan.json", changes: map[string]string{"ciphertext": ""}, wantParameter: "ciphertext"},
-		{name: "validation with a ciphertext too long", event: "validate-pan.json", changes: map[string]string{"ciphertext": strings.Repeat("A", 22001)}, wantParameter: "ciphertext"},
 		{name: "CVV with an unknown brand", event: "validate-cvv.json", changes: map[string]string{"brand": "VISA"}, wantParameter: "brand"},
 		{name: "authorization without amount", event: "authorize.json", changes: map[string]string{"amount": ""}, wantParameter: "amount"},
 		{name: "authorization with a decimal amount", event: "authorize.json", changes: map[string]string{"amount": "45.99"}, wantParameter: "amount"},

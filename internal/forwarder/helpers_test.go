@@ -28,12 +28,13 @@ import (
 
 	"github.com/connect-secure-input/processor/internal/forwarder"
 	"github.com/connect-secure-input/processor/internal/testkit/apicontract"
+	"github.com/connect-secure-input/processor/internal/testkit/localkms"
 	"github.com/connect-secure-input/processor/internal/testkit/pki"
 	"github.com/connect-secure-input/processor/internal/testkit/vectors"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, localkms.GoleakOptions()...)
 }
 
 // Contact ids of the committed sample events.
@@ -148,7 +149,8 @@ func startFakeProcessor(t testing.TB, respond func(receivedRequest) reply, adjus
 	for _, adjust := range adjustTLS {
 		adjust(f.server.TLS)
 	}
-	// Handshakes that a test makes fail on purpose are not news.
+	// Tests make handshakes fail on purpose, so the server's handshake
+	// errors are discarded.
 	f.server.Config.ErrorLog = log.New(io.Discard, "", 0)
 	f.server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {
@@ -336,11 +338,20 @@ func assertConnectOutput(t testing.TB, out map[string]string) {
 	}
 }
 
-// assertAttributes checks that out holds exactly want, apart from the
-// request id.
+// present, as a wanted value, accepts any non-empty value.
+const present = "(present)"
+
+// assertAttributes checks that out contains exactly the attributes of want,
+// apart from the request id.
 func assertAttributes(t testing.TB, out, want map[string]string) {
 	t.Helper()
 	for key, value := range want {
+		if value == present {
+			if out[key] == "" {
+				t.Errorf("attribute %q is missing", key)
+			}
+			continue
+		}
 		if got, ok := out[key]; !ok || got != value {
 			t.Errorf("attribute %q = %q (present %v), want %q", key, got, ok, value)
 		}

@@ -158,6 +158,10 @@ type finding struct {
 }
 
 // checkAction tests the rules that apply where a is reached with state s.
+//
+// NOTE: An InvokeFlowModule action counts as an ordinary block: a module that
+// captures card data or changes the recording behavior is not seen here and
+// must be checked on its own.
 func checkAction(a Action, s state) []finding {
 	var found []finding
 	capture := a.Type == typeLexBot || (a.Type == typeStoreInput && isTrue(a.stringParam("StoreInput")))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/connect-secure-input/processor/internal/decrypt"
+	"github.com/connect-secure-input/processor/internal/gateway/simulator/simhttp"
 	"github.com/connect-secure-input/processor/internal/rsadtmf"
 	"github.com/connect-secure-input/processor/internal/secret"
 )
@@ -47,6 +48,7 @@ type Config struct {
 	Gateway            string
 	SimulatorLatency   time.Duration
 	SimulatorSlowDelay time.Duration
+	SimulatorURL       string
 	StripeAPIKey       secret.Value
 	StripeURL          string
 	CaptureMode        string
@@ -111,6 +113,7 @@ var variables = []variable{
 	{name: "PROCESSOR_GATEWAY", def: "simulator", help: "card gateway: simulator or stripe", parse: oneOf(func(c *Config) *string { return &c.Gateway }, "simulator", "stripe")},
 	{name: "PROCESSOR_SIMULATOR_LATENCY", def: "20ms", help: "simulator: delay of every answer (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.SimulatorLatency }, 0, 10*time.Second)},
 	{name: "PROCESSOR_SIMULATOR_SLOW_DELAY", def: "7s", help: "simulator: delay of the slow test card (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.SimulatorSlowDelay }, 0, time.Minute)},
+	{name: "PROCESSOR_SIMULATOR_URL", help: "simulator: URL of a shared gateway-simulator server, http on a loopback address (TEST ONLY: card data travels in its request bodies); empty runs the simulator in the process, where PROCESSOR_SIMULATOR_LATENCY and _SLOW_DELAY apply", parse: func(c *Config, v string) error { c.SimulatorURL = v; return simhttp.CheckURL(v) }},
 	{name: "PROCESSOR_STRIPE_API_KEY", secret: true, help: "Stripe secret API key (required with PROCESSOR_GATEWAY=stripe)", parse: func(c *Config, v string) error { c.StripeAPIKey = secret.Copy([]byte(v)); return nil }},
 	{name: "PROCESSOR_STRIPE_URL", def: "https://api.stripe.com", help: "Stripe API base URL", parse: func(c *Config, v string) error { c.StripeURL = v; return httpURL(v) }},
 	{name: "PROCESSOR_CAPTURE", def: "manual", help: "capture mode: manual (authorize only) or automatic", parse: oneOf(func(c *Config) *string { return &c.CaptureMode }, "manual", "automatic")},
@@ -190,6 +193,9 @@ func (c *Config) crossCheck(getenv func(string) string) []error {
 	var errs []error
 	if c.Gateway == "stripe" && c.StripeAPIKey.Len() == 0 {
 		errs = append(errs, errors.New("PROCESSOR_STRIPE_API_KEY is required with PROCESSOR_GATEWAY=stripe"))
+	}
+	if c.SimulatorURL != "" && c.Gateway != "simulator" {
+		errs = append(errs, fmt.Errorf("PROCESSOR_SIMULATOR_URL is set, but PROCESSOR_GATEWAY is %q: unset the URL or use PROCESSOR_GATEWAY=simulator", c.Gateway))
 	}
 	if c.Store == "postgres" && c.DatabaseURL.Len() == 0 {
 		errs = append(errs, errors.New("PROCESSOR_DATABASE_URL is required with PROCESSOR_STORE=postgres"))

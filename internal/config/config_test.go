@@ -88,6 +88,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"short fingerprint key", map[string]string{"PROCESSOR_FINGERPRINT_KEY": "abcd"}, "PROCESSOR_FINGERPRINT_KEY"},
 		{"bad port", map[string]string{"PROCESSOR_OPS_ADDR": "localhost"}, "PROCESSOR_OPS_ADDR"},
 		{"too many body bytes", map[string]string{"PROCESSOR_MAX_BODY_BYTES": "99999999"}, "PROCESSOR_MAX_BODY_BYTES"},
+		{"simulator url not loopback", map[string]string{"PROCESSOR_SIMULATOR_URL": "http://10.0.0.5:8080"}, "PROCESSOR_SIMULATOR_URL"},
+		{"simulator url https", map[string]string{"PROCESSOR_SIMULATOR_URL": "https://127.0.0.1:8080"}, "PROCESSOR_SIMULATOR_URL"},
+		{"simulator url with stripe", map[string]string{"PROCESSOR_SIMULATOR_URL": "http://127.0.0.1:8080", "PROCESSOR_GATEWAY": "stripe", "PROCESSOR_STRIPE_API_KEY": "sk_test_x"}, "PROCESSOR_SIMULATOR_URL is set, but PROCESSOR_GATEWAY is \"stripe\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +102,34 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 			_, err := Load(getenv, environ)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load error = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadSimulatorURL(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"unset means in-process", map[string]string{}, ""},
+		{"loopback server", map[string]string{"PROCESSOR_SIMULATOR_URL": "http://127.0.0.1:41234"}, "http://127.0.0.1:41234"},
+		{"explicit simulator gateway", map[string]string{"PROCESSOR_GATEWAY": "simulator", "PROCESSOR_SIMULATOR_URL": "http://[::1]:41234"}, "http://[::1]:41234"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := tlsFiles(t)
+			for k, v := range tt.set {
+				vars[k] = v
+			}
+			getenv, environ := env(t, vars)
+			c, err := Load(getenv, environ)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.SimulatorURL != tt.want {
+				t.Errorf("SimulatorURL = %q, want %q", c.SimulatorURL, tt.want)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/connect-secure-input/processor/internal/decrypt"
 	"github.com/connect-secure-input/processor/internal/gateway"
 	"github.com/connect-secure-input/processor/internal/gateway/simulator"
+	"github.com/connect-secure-input/processor/internal/gateway/simulator/simhttp"
 	"github.com/connect-secure-input/processor/internal/gateway/stripegw"
 	"github.com/connect-secure-input/processor/internal/kmsesdk"
 	"github.com/connect-secure-input/processor/internal/rsadtmf"
@@ -104,10 +105,18 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 }
 
 func buildGateway(cfg config.Config) (gateway.Authorizer, error) {
-	if cfg.Gateway == "stripe" {
+	switch {
+	case cfg.Gateway == "stripe":
 		gw, err := stripegw.New(stripegw.Config{APIKey: string(cfg.StripeAPIKey.Bytes()), BaseURL: cfg.StripeURL})
 		if err != nil {
 			return nil, fmt.Errorf("stripe gateway: %w", err)
+		}
+		return gw, nil
+	case cfg.SimulatorURL != "":
+		// A simulator shared with other processes, for multi-task tests.
+		gw, err := simhttp.NewClient(cfg.SimulatorURL)
+		if err != nil {
+			return nil, fmt.Errorf("simulator gateway (PROCESSOR_SIMULATOR_URL): %w", err)
 		}
 		return gw, nil
 	}

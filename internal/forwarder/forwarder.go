@@ -201,7 +201,7 @@ func (h *Handler) callTimeout(ctx context.Context) time.Duration {
 
 // logResult writes the one line of an invocation: the ids and the outcome,
 // never a parameter value or an attribute of the contact. cause is the
-// error behind a status=error answer; no error of this package quotes a
+// error behind a status=error output, and no error of this package quotes a
 // request or response body.
 func (h *Handler) logResult(req request, requestID string, out *output, cause error, elapsed time.Duration) {
 	fields := []zap.Field{

@@ -672,6 +672,18 @@ func (p *Processor) Client(t testing.TB) *Client {
 	})
 }
 
+// ClientHTTP1 is Client limited to HTTP/1.1: each concurrent request takes a
+// connection of its own, where Client multiplexes requests over one HTTP/2
+// connection.
+func (p *Processor) ClientHTTP1(t testing.TB) *Client {
+	t.Helper()
+	c := p.Client(t)
+	c.transport.ForceAttemptHTTP2 = false
+	// A non-nil empty map turns HTTP/2 off (net/http package documentation).
+	c.transport.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	return c
+}
+
 // ClientWithTLS returns an API client with the TLS configuration cfg, for
 // mTLS tests. A certificate that the processor's CA did not issue must be
 // given through GetClientCertificate: crypto/tls sends a certificate from

@@ -11,7 +11,8 @@
 # Settings (environment variables):
 #   BENCH_ROUNDS      rounds; each runs every Go benchmark once and then the
 #                     Node benchmark once, so the two share the machine's state
-#                     (default 5)
+#                     (default 6, the fewest for which benchstat
+#                     gives a confidence interval)
 #   BENCH_BENCHTIME   -benchtime of each Go benchmark (default 1s)
 #   BENCH_NODE_MS     timed loop of each Node round in milliseconds (default 1000)
 #   BENCH_NODE_WARMUP warm-up of each Node round in milliseconds (default 1500)
@@ -24,7 +25,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-rounds="${BENCH_ROUNDS:-5}"
+rounds="${BENCH_ROUNDS:-6}"
 benchtime="${BENCH_BENCHTIME:-1s}"
 node_ms="${BENCH_NODE_MS:-1000}"
 node_warmup="${BENCH_NODE_WARMUP:-1500}"

@@ -2,7 +2,7 @@ package e2e
 
 // Tests of the guarantees that hold when two or more processor tasks share
 // one PostgreSQL database. Across tasks, one idempotency key makes one
-// gateway authorization, any task answers a status lookup, and a task killed
+// gateway authorization, any task serves a status lookup, and a task killed
 // in the middle of an authorization is recovered by another. A lost
 // database connection gives store_unavailable, and migrations may run
 // concurrently. Every test runs real processor binaries
@@ -125,7 +125,7 @@ func TestMultitaskConcurrentRepeatsAuthorizeOnce(t *testing.T) {
 		}
 		for _, field := range []string{"id", "status", "gatewayReference", "authorizationCode"} {
 			if got[field] != first[field] {
-				t.Errorf("request %d: %s = %v, want %v as in the other answers", i, field, got[field], first[field])
+				t.Errorf("request %d: %s = %v, want %v as in the other responses", i, field, got[field], first[field])
 			}
 		}
 	}

@@ -618,6 +618,24 @@ func (p *Processor) Metric(t testing.TB, series string) float64 {
 	return metricValue(string(p.Ops(t, "/metrics").Body), series)
 }
 
+// MetricSum returns the sum of every series of the metric name in a
+// /metrics scrape, whatever their labels.
+func (p *Processor) MetricSum(t testing.TB, name string) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, line := range strings.Split(string(p.Ops(t, "/metrics").Body), "\n") {
+		series, value, ok := strings.Cut(line, " ")
+		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(value, &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
 func metricValue(text, series string) float64 {
 	for _, line := range strings.Split(text, "\n") {
 		value, ok := strings.CutPrefix(line, series+" ")
@@ -720,7 +738,9 @@ func (c captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var record bytes.Buffer
-	fmt.Fprintf(&record, "%s %s -> %s\n", req.Method, req.URL.Path, resp.Status)
+	// Only what the service sent is recorded: the request path may carry
+	// test data on purpose.
+	fmt.Fprintf(&record, "%s %s\n", resp.Proto, resp.Status)
 	_ = resp.Header.Write(&record)
 	record.WriteString("\n")
 	record.Write(body)

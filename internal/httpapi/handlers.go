@@ -35,10 +35,18 @@ func invalidRequest(format string, args ...any) error {
 	return newAPIError(http.StatusBadRequest, CodeInvalidRequest, fmt.Sprintf(format, args...))
 }
 
+// testPanicHook runs at the start of createValidation when set. It is nil in
+// every build without the leakcheck tag. panic_leakcheck.go sets it, so that
+// the leak test can make a handler panic with card data in the panic text.
+var testPanicHook func(*http.Request)
+
 // createValidation decrypts one captured field, validates it and wipes it.
 // A card-rule failure is a 200 with valid=false so the flow can re-prompt;
 // a decrypt failure is an error.
 func (a *API) createValidation(w http.ResponseWriter, r *http.Request) {
+	if testPanicHook != nil {
+		testPanicHook(r)
+	}
 	var req validationRequest
 	if err := a.decodeBody(w, r, &req); err != nil {
 		a.writeError(w, r, err)

@@ -34,8 +34,10 @@ STRIPE_MOCK := $(BIN)/stripe-mock-$(STRIPE_MOCK_VERSION)
 # v1.0.0 is the module that Go names as certified. The explicit version
 # keeps a later Go release from moving the alias to another module.
 GOFIPS140 := v1.0.0
-# Environment of every build that has to match the Dockerfile's build stage.
-IMAGE_BUILD_ENV := CGO_ENABLED=0 GOFIPS140=$(GOFIPS140)
+# Environment of the builds that match the Dockerfile's build stage. -trimpath
+# goes in GOFLAGS so that the go build commands that tests run (the e2e
+# harness builds cmd/processor) use it too and share the compiled packages.
+IMAGE_BUILD_ENV := CGO_ENABLED=0 GOFIPS140=$(GOFIPS140) GOFLAGS="-trimpath $(GOFLAGS)"
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -89,10 +91,14 @@ postgres: ## Start the local PostgreSQL if it is down and create the database te
 test: setup postgres vet test-race test-fips lint-api check-observability flowcheck image-check ## Run the whole test suite.
 	@echo "make test: all phases passed"
 
+# go vet compiles every dependency first. With the image's build settings it
+# compiles them once for vet, the FIPS run and image-check together, which
+# saves minutes on a machine whose build cache is empty. Vet reads the same
+# source either way, because no package here uses cgo or FIPS build tags.
 .PHONY: vet
 vet:
 	@echo "==> go vet"
-	$(GO) vet ./...
+	$(IMAGE_BUILD_ENV) $(GO) vet ./...
 
 # The race run and the FIPS run both use the stripe-mock from setup; the
 # harness keeps stripe-mock's output, which contains card numbers, in a file
@@ -109,12 +115,11 @@ test-race: $(STRIPE_MOCK) ## Run the unit tests with the race detector.
 # mode fails here, and image-check then reuses the compiled packages. It
 # skips the race detector to save time, because the first run covers data
 # races.
-
 .PHONY: test-fips
 test-fips: $(STRIPE_MOCK) ## Run the unit tests again with GODEBUG=fips140=on.
 	@echo "==> go test with GOFIPS140=$(GOFIPS140) GODEBUG=fips140=on"
 	$(IMAGE_BUILD_ENV) GODEBUG=fips140=on \
-		bash scripts/gotest.sh $(LOGS)/go-test-fips.log -trimpath -count=1 -timeout $(TEST_TIMEOUT) ./...
+		bash scripts/gotest.sh $(LOGS)/go-test-fips.log -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: lint-api
 lint-api:

@@ -15,8 +15,10 @@ log=$1
 shift
 mkdir -p "$(dirname "$log")"
 
+start=$SECONDS
 go test "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+echo "go test ran for $((SECONDS - start)) s"
 
 # go test prints one line per package: "ok  <pkg> <time>", "FAIL <pkg>
 # <time>" (also "[build failed]" or "[setup failed]"), or "? <pkg> [no test

@@ -63,4 +63,4 @@ for pid in $(pgrep -x prometheus || true); do
 	fi
 done
 
-promtool --version 2>&1 | head -n 1
+promtool --version 2>&1 | sed -n 1p

@@ -132,6 +132,9 @@ func buildBinary(t testing.TB, pkg, name string, tags []string) string {
 		}
 		b.path = filepath.Join(buildDir, name+suffix)
 		args := []string{"build", "-o", b.path}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
 		if len(tags) > 0 {
 			args = append(args, "-tags", strings.Join(tags, ","))
 		}
@@ -474,6 +477,9 @@ func StartProcessor(t testing.TB, opts Options) *Processor {
 	t.Cleanup(func() {
 		if !p.stopped.Load() {
 			p.proc.kill()
+		}
+		if bytes.Contains(p.Stderr(), []byte("WARNING: DATA RACE")) {
+			t.Error("the race detector reported a data race in the processor")
 		}
 		if t.Failed() {
 			t.Logf("processor stderr (last 30 lines):\n%s", tail(p.Stderr(), 30))

@@ -24,8 +24,8 @@ import (
 const (
 	panApproved     = "4242424242424242"
 	panDeclined     = "4000000000009995" // insufficient_funds
-	panSlow         = "4000000000008013" // answers after PROCESSOR_SIMULATOR_SLOW_DELAY
-	panSilent       = "4000000000008005" // never answers
+	panSlow         = "4000000000008013" // responds after PROCESSOR_SIMULATOR_SLOW_DELAY
+	panSilent       = "4000000000008005" // never responds
 	panAmex         = "378282246310005"
 	panLuhnInvalid  = "4242424242424241"
 	cvvVisa         = "737"
@@ -175,7 +175,7 @@ func testPositiveVectors(t *testing.T, p *Processor) {
 	}
 }
 
-// expectedError returns the status and code the API answers for a negative
+// expectedError returns the status and code the API returns for a negative
 // vector sent as a PAN validation. Two inputs never reach decryption: an
 // empty ciphertext is an invalid request, and the 1 MiB inputs exceed the
 // request body limit.
@@ -201,7 +201,7 @@ func testNegativeVectors(t *testing.T, p *Processor, seen *codeSet) {
 			wantStatus, wantCode := expectedError(t, v, body)
 			resp := c.Post("/v1/validations", body)
 			if resp.Status != wantStatus || resp.ErrorCode() != wantCode {
-				t.Fatalf("answer = %d %q, want %d %q: %s", resp.Status, resp.ErrorCode(), wantStatus, wantCode, resp.Body)
+				t.Fatalf("response = %d %q, want %d %q: %s", resp.Status, resp.ErrorCode(), wantStatus, wantCode, resp.Body)
 			}
 			seen.add(resp.ErrorCode())
 		})
@@ -241,7 +241,7 @@ func testCardCodes(t *testing.T, p *Processor) {
 			resp := c.Post("/v1/validations", body)
 			got := resp.JSON(t)
 			if resp.Status != http.StatusOK || got["valid"] != false || got["reason"] != tc.reason {
-				t.Errorf("answer = %d %s, want 200 with valid false and reason %s", resp.Status, resp.Body, tc.reason)
+				t.Errorf("response = %d %s, want 200 with valid false and reason %s", resp.Status, resp.Body, tc.reason)
 			}
 		})
 	}
@@ -262,7 +262,7 @@ func testCardCodes(t *testing.T, p *Processor) {
 			resp := c.Post("/v1/authorizations", authorizationBody(fmt.Sprintf("card-code-%d", i), 1000,
 				p.EncryptDTMF(t, tc.pan), p.EncryptDTMF(t, tc.expiry), p.EncryptDTMF(t, tc.cvv)))
 			if resp.Status != http.StatusUnprocessableEntity || resp.ErrorCode() != tc.wantCode {
-				t.Errorf("answer = %d %s, want 422 %s", resp.Status, resp.Body, tc.wantCode)
+				t.Errorf("response = %d %s, want 422 %s", resp.Status, resp.Body, tc.wantCode)
 			}
 		})
 	}
@@ -336,7 +336,7 @@ func testAuthorizations(t *testing.T, p *Processor) {
 		resp := c.Post("/v1/authorizations", authorizationBody("kms-approved", 1250,
 			kmsVector("kms-pan16"), kmsVector("kms-expiry"), kmsVector("kms-cvv3")))
 		if resp.Status != http.StatusCreated || decodeAuthorization(t, resp).Status != "approved" {
-			t.Errorf("answer = %d %s, want 201 approved", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 201 approved", resp.Status, resp.Body)
 		}
 	})
 
@@ -345,7 +345,7 @@ func testAuthorizations(t *testing.T, p *Processor) {
 			p.EncryptLex(t, panAmex), p.EncryptLex(t, expiry), p.EncryptLex(t, cvvAmex)))
 		got := decodeAuthorization(t, resp)
 		if resp.Status != http.StatusCreated || got.Status != "approved" || got.Card.Brand != "amex" {
-			t.Errorf("answer = %d %s, want 201 approved amex", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 201 approved amex", resp.Status, resp.Body)
 		}
 	})
 
@@ -353,7 +353,7 @@ func testAuthorizations(t *testing.T, p *Processor) {
 		resp := c.Post("/v1/authorizations", authorizationBody("declined", 4599, p.EncryptDTMF(t, panDeclined), p.EncryptDTMF(t, expiry), ""))
 		got := decodeAuthorization(t, resp)
 		if resp.Status != http.StatusCreated || got.Status != "declined" || got.DeclineCode != "insufficient_funds" {
-			t.Errorf("answer = %d %s, want 201 declined insufficient_funds", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 201 declined insufficient_funds", resp.Status, resp.Body)
 		}
 	})
 
@@ -372,7 +372,7 @@ func testAuthorizations(t *testing.T, p *Processor) {
 	t.Run("lookup of an unknown key", func(t *testing.T) {
 		resp := c.Get("/v1/authorizations/never-used")
 		if resp.Status != http.StatusNotFound || resp.ErrorCode() != "not_found" {
-			t.Errorf("answer = %d %s, want 404 not_found", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 404 not_found", resp.Status, resp.Body)
 		}
 	})
 }
@@ -422,7 +422,7 @@ func testRequestErrors(t *testing.T, p *Processor) {
 				t.Fatal(err)
 			}
 			if resp.Status != tc.wantStatus || resp.ErrorCode() != tc.wantCode {
-				t.Errorf("answer = %d %s, want %d %s", resp.Status, resp.Body, tc.wantStatus, tc.wantCode)
+				t.Errorf("response = %d %s, want %d %s", resp.Status, resp.Body, tc.wantStatus, tc.wantCode)
 			}
 		})
 	}
@@ -470,7 +470,7 @@ func testMTLS(t *testing.T, p *Processor) {
 			c := p.ClientWithTLS(t, tc.config())
 			resp, err := c.Send(http.MethodPost, "/v1/validations", map[string]any{"field": "pan", "ciphertext": "AYAD"})
 			if err == nil {
-				t.Fatalf("the request was answered %d %s, want a failed handshake", resp.Status, resp.Body)
+				t.Fatalf("the request got %d %s, want a failed handshake", resp.Status, resp.Body)
 			}
 			if !waitFor(5*time.Second, func() bool { return p.Metric(t, series) > before }) {
 				t.Errorf("%s stayed at %v after the rejected handshake (%v)", series, before, err)
@@ -496,14 +496,15 @@ func testMTLS(t *testing.T, p *Processor) {
 	t.Run("allowed certificate", func(t *testing.T) {
 		resp := p.Client(t).Post("/v1/validations", map[string]any{"field": "cvv", "ciphertext": p.EncryptDTMF(t, cvvVisa)})
 		if resp.Status != http.StatusOK {
-			t.Errorf("answer = %d %s, want 200", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 200", resp.Status, resp.Body)
 		}
 	})
 }
 
 // TestAPIOverload fills the only request slot with the slow card and checks
-// that the next request is answered 503 overloaded with Retry-After, and
-// that a card held past the budget fills the one vault entry (vault_full).
+// that the next request gets 503 overloaded with Retry-After. Then the card
+// held past the budget fills the one vault entry, so a new authorization
+// gets 503 vault_full.
 func TestAPIOverload(t *testing.T) {
 	p := StartProcessor(t, Options{Env: map[string]string{
 		"PROCESSOR_MAX_CONCURRENT":       "1",
@@ -531,7 +532,7 @@ func TestAPIOverload(t *testing.T) {
 		}
 		resp := c.Post("/v1/validations", quick)
 		if resp.Status != http.StatusServiceUnavailable || resp.ErrorCode() != "overloaded" {
-			t.Errorf("answer = %d %s, want 503 overloaded", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 503 overloaded", resp.Status, resp.Body)
 		}
 		if got := resp.Header.Get("Retry-After"); got == "" {
 			t.Error("the 503 has no Retry-After header")
@@ -543,10 +544,10 @@ func TestAPIOverload(t *testing.T) {
 
 	t.Run("vault full", func(t *testing.T) {
 		// The pending slow authorization keeps its card in the vault until
-		// the simulator answers 3 s after it started.
+		// the simulator responds 3 s after it started.
 		resp := c.Post("/v1/authorizations", authorizationBody("second", 100, p.EncryptDTMF(t, panApproved), expiry, ""))
 		if resp.Status != http.StatusServiceUnavailable || resp.ErrorCode() != "vault_full" {
-			t.Errorf("answer = %d %s, want 503 vault_full", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 503 vault_full", resp.Status, resp.Body)
 		}
 	})
 
@@ -557,7 +558,7 @@ func TestAPIOverload(t *testing.T) {
 			return last.Status == http.StatusOK && decodeAuthorization(t, last).Status == "approved"
 		})
 		if !done {
-			t.Errorf("lookup = %d %s, want approved once the slow card answered", last.Status, last.Body)
+			t.Errorf("lookup = %d %s, want approved once the simulator responded for the slow card", last.Status, last.Body)
 		}
 	})
 }
@@ -583,7 +584,7 @@ func TestAPIKMSFaults(t *testing.T) {
 		}
 		resp := validate()
 		if resp.Status != http.StatusBadGateway || resp.ErrorCode() != "kms_access_denied" {
-			t.Errorf("answer = %d %s, want 502 kms_access_denied", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 502 kms_access_denied", resp.Status, resp.Body)
 		}
 		if _, err := admin.EnableKey(t.Context(), &kms.EnableKeyInput{KeyId: aws.String(keyARN)}); err != nil {
 			t.Fatalf("enable the payment key: %v", err)
@@ -597,7 +598,7 @@ func TestAPIKMSFaults(t *testing.T) {
 		p.KMS.Stop(t)
 		resp := validate()
 		if resp.Status != http.StatusServiceUnavailable || resp.ErrorCode() != "kms_unavailable" {
-			t.Errorf("answer = %d %s, want 503 kms_unavailable", resp.Status, resp.Body)
+			t.Errorf("response = %d %s, want 503 kms_unavailable", resp.Status, resp.Body)
 		}
 		if resp.Header.Get("Retry-After") == "" {
 			t.Error("the 503 has no Retry-After header")
@@ -615,7 +616,7 @@ func TestAPIKMSFaults(t *testing.T) {
 const alertProtocolVersion = 70
 
 // sendTLS11ClientHello sends a ClientHello that offers only TLS 1.1 and
-// returns the description of the alert that the server answers with. The
+// returns the description of the alert that the server sends back. The
 // hello is written by hand because crypto/tls in FIPS 140 mode
 // (GODEBUG=fips140=on) does not offer TLS 1.1 at all.
 func sendTLS11ClientHello(addr string) (byte, error) {

@@ -38,10 +38,10 @@ type auditCase struct {
 	bug string
 }
 
-// TestAuditEventPerAccess checks in the binary's JSON log that every
-// validation and authorization emits exactly one audit event of its kind
-// with every field, that every decrypt emits exactly one decrypt event, and
-// that requests which touch no card data emit none.
+// TestAuditEventPerAccess reads the binary's JSON log. Every validation and
+// authorization must emit exactly one audit event of its kind with every
+// field, and every decrypt exactly one decrypt event. Requests that touch no
+// card data must emit none.
 func TestAuditEventPerAccess(t *testing.T) {
 	p := StartProcessor(t, Options{Env: map[string]string{"PROCESSOR_LOG_LEVEL": "info", "PROCESSOR_REQUEST_BUDGET": "2s"}})
 	c := p.Client(t)

@@ -1,9 +1,9 @@
-// Package e2e tests the real processor binary from the outside: it builds
-// ./cmd/processor, starts it as a subprocess with real key and certificate
-// files, a local-kms subprocess (tools/local-kms-serve) and the simulator
-// gateway, all on 127.0.0.1, and talks to it over mTLS as the Connect
-// forwarder does. Every byte the processor writes to standard output and
-// standard error is kept for log assertions and the leak scan.
+// Package e2e tests the real processor binary from the outside. It builds
+// ./cmd/processor and starts it as a subprocess with real key and
+// certificate files, beside a local-kms subprocess (tools/local-kms-serve),
+// with the simulator gateway, all on 127.0.0.1. The tests call it over mTLS
+// as the Connect forwarder does. Every byte the processor writes to standard
+// output and standard error is kept for log assertions and the leak scan.
 //
 // The helpers in this file are shared by every test of the package:
 //
@@ -51,7 +51,7 @@ const (
 	// buildTimeout bounds one `go build`.
 	buildTimeout = 5 * time.Minute
 	// startTimeout bounds the wait for a subprocess to listen and, for the
-	// processor, for /readyz to answer 200.
+	// processor, for /readyz to return 200.
 	startTimeout = 30 * time.Second
 	// stopTimeout bounds the wait for a subprocess to exit after SIGTERM,
 	// above the processor's largest drain timeout in these tests.
@@ -447,7 +447,7 @@ type Processor struct {
 // processorCount numbers processors for their task ids.
 var processorCount atomic.Int64
 
-// StartProcessor starts the processor binary and waits until /readyz answers
+// StartProcessor starts the processor binary and waits until /readyz returns
 // 200. The API and ops listeners take free ports on 127.0.0.1, read back from
 // the "processor ready" log line. The process is killed in t.Cleanup unless
 // the test stopped it.
@@ -520,7 +520,7 @@ func (p *Processor) environment(t testing.TB, dir string, overrides map[string]s
 }
 
 // waitReady reads the listener addresses from the "processor ready" line and
-// polls /readyz until it answers 200.
+// polls /readyz until it returns 200.
 func (p *Processor) waitReady(t testing.TB) {
 	t.Helper()
 	ops := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -833,6 +833,7 @@ func (c *Client) Send(method, path string, body any, headers ...string) (Respons
 		}
 		reader = bytes.NewReader(encoded)
 	}
+
 	req, err := http.NewRequest(method, c.base+path, reader)
 	if err != nil {
 		return Response{}, err
@@ -843,6 +844,7 @@ func (c *Client) Send(method, path string, body any, headers ...string) (Respons
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Response{}, fmt.Errorf("%s %s: %w", method, path, err)

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// Timing of the drain test: the slow card answers after slowDelay, well
-// inside the request budget, so each slow authorization has a normal answer
-// (approved) and is in flight for seconds after SIGTERM.
+// Timing of the drain test. The slow card responds after drainSlowDelay,
+// well inside the request budget, so each slow authorization has a normal
+// result (approved) and is in flight for seconds after SIGTERM.
 const (
 	drainSlowDelay    = 3 * time.Second
 	drainBudget       = "5s"
@@ -31,9 +31,9 @@ type exchange struct {
 
 // TestShutdownDrainsInFlight sends SIGTERM while slow authorizations (over
 // HTTP/2 and HTTP/1.1) and a loop of validations are in flight. Every
-// request the processor received gets its normal answer; readiness turns 503
-// and new connections are refused while the drain runs; the process exits 0
-// within PROCESSOR_DRAIN_TIMEOUT.
+// request the processor received gets its normal response. Readiness turns
+// 503 and new connections are refused while the drain runs, and the process
+// exits 0 within PROCESSOR_DRAIN_TIMEOUT.
 func TestShutdownDrainsInFlight(t *testing.T) {
 	p := StartProcessor(t, Options{Env: map[string]string{
 		"PROCESSOR_REQUEST_BUDGET":       drainBudget,
@@ -116,7 +116,7 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		t.Errorf("the processor exited %s after SIGTERM, beyond PROCESSOR_DRAIN_TIMEOUT=%s", elapsed, drainTimeout)
 	}
 
-	firstSlowAnswer := time.Now()
+	firstSlowResponse := time.Now()
 	for e := range slow {
 		if e.err != nil {
 			t.Errorf("%s failed: %v", e.requestID, e.err)
@@ -125,21 +125,21 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		if e.resp.Status != http.StatusCreated || decodeAuthorization(t, e.resp).Status != "approved" {
 			t.Errorf("%s = %d %s, want 201 approved", e.requestID, e.resp.Status, e.resp.Body)
 		}
-		if e.done.Before(firstSlowAnswer) {
-			firstSlowAnswer = e.done
+		if e.done.Before(firstSlowResponse) {
+			firstSlowResponse = e.done
 		}
 	}
-	if !notReadyAt.Before(firstSlowAnswer) {
-		t.Errorf("/readyz turned 503 at %s, after the first slow answer at %s", notReadyAt.Format(time.StampMilli), firstSlowAnswer.Format(time.StampMilli))
+	if !notReadyAt.Before(firstSlowResponse) {
+		t.Errorf("/readyz turned 503 at %s, after the first slow response at %s", notReadyAt.Format(time.StampMilli), firstSlowResponse.Format(time.StampMilli))
 	}
-	if !refusedAt.Before(firstSlowAnswer) {
-		t.Errorf("new connections were refused from %s, after the first slow answer at %s", refusedAt.Format(time.StampMilli), firstSlowAnswer.Format(time.StampMilli))
+	if !refusedAt.Before(firstSlowResponse) {
+		t.Errorf("new connections were refused from %s, after the first slow response at %s", refusedAt.Format(time.StampMilli), firstSlowResponse.Format(time.StampMilli))
 	}
 
 	checkValidations(t, p, validations)
 }
 
-// waitForNotReady polls /readyz until it answers 503 and returns when.
+// waitForNotReady polls /readyz until it returns 503 and returns the time.
 func waitForNotReady(t *testing.T, p *Processor) time.Time {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -155,13 +155,13 @@ func waitForNotReady(t *testing.T, p *Processor) time.Time {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	})
 	if !ok {
-		t.Fatalf("/readyz did not answer 503 during the drain; last answer: %s", last)
+		t.Fatalf("/readyz did not return 503 during the drain; last response: %s", last)
 	}
 	return time.Now()
 }
 
 // waitForRefusal dials the API listener until the connection is refused and
-// returns when.
+// returns the time.
 func waitForRefusal(t *testing.T, p *Processor) time.Time {
 	t.Helper()
 	var last error
@@ -179,9 +179,9 @@ func waitForRefusal(t *testing.T, p *Processor) time.Time {
 	return time.Now()
 }
 
-// checkValidations holds the validation loop to the drain's promise: a
-// request the processor received (its access-log line exists) was answered
-// normally, and a request that failed never reached it.
+// checkValidations holds the validation loop to the drain's promise. A
+// request that the processor received (its access-log line exists) got a
+// normal response, and a request that failed never reached the processor.
 func checkValidations(t *testing.T, p *Processor, validations <-chan exchange) {
 	t.Helper()
 	received := map[string]bool{}
@@ -190,18 +190,18 @@ func checkValidations(t *testing.T, p *Processor, validations <-chan exchange) {
 			received[l.String("request_id")] = true
 		}
 	}
-	answered := 0
+	responded := 0
 	for e := range validations {
 		switch {
 		case e.err == nil && (e.resp.Status != http.StatusOK || !strings.Contains(string(e.resp.Body), `"valid":true`)):
 			t.Errorf("%s = %d %s, want 200 valid", e.requestID, e.resp.Status, e.resp.Body)
 		case e.err == nil:
-			answered++
+			responded++
 		case received[e.requestID]:
 			t.Errorf("%s reached the processor but failed: %v", e.requestID, e.err)
 		}
 	}
-	if answered == 0 {
-		t.Error("no validation was answered; the loop did not run")
+	if responded == 0 {
+		t.Error("no validation got a response, so the loop did not run")
 	}
 }

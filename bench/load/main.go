@@ -63,6 +63,9 @@ type options struct {
 	sampleInterval time.Duration
 	out            string
 	keep           bool
+	// processorEnv is added to every processor's environment, for trying
+	// runtime settings such as GOGC or GOMEMLIMIT.
+	processorEnv []string
 }
 
 func main() {
@@ -81,7 +84,7 @@ func main() {
 
 func parseFlags() (options, error) {
 	var o options
-	var scenarios, validateRates, authorizeRates string
+	var scenarios, validateRates, authorizeRates, processorEnv string
 	flag.StringVar(&o.root, "root", "", "repository root (default: the nearest parent folder with go.mod)")
 	flag.StringVar(&scenarios, "scenarios", "validate:keepalive,validate:newconn,authorize:keepalive,authorize:newconn",
 		"comma-separated <endpoint>:<mode>; endpoints validate, authorize; modes keepalive, newconn, resume")
@@ -104,6 +107,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.sampleInterval, "sample-interval", 500*time.Millisecond, "interval of RSS and goroutine samples")
 	flag.StringVar(&o.out, "out", "", "file for the full results as JSON (optional)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder with certificates and processor logs")
+	flag.StringVar(&processorEnv, "processor-env", "", "comma-separated NAME=VALUE added to the processor's environment, for example GOMEMLIMIT=48MiB")
 	flag.Parse()
 
 	var err error
@@ -115,6 +119,9 @@ func parseFlags() (options, error) {
 	}
 	if o.authorizeRates, err = parseRates(authorizeRates); err != nil {
 		return o, fmt.Errorf("-authorize-rates: %w", err)
+	}
+	if o.processorEnv, err = parseEnv(processorEnv); err != nil {
+		return o, fmt.Errorf("-processor-env: %w", err)
 	}
 	if o.cards < 1 {
 		return o, fmt.Errorf("-cards must be at least 1, got %d", o.cards)
@@ -145,6 +152,21 @@ func parseRates(text string) ([]int, error) {
 	return rates, nil
 }
 
+func parseEnv(text string) ([]string, error) {
+	if text == "" {
+		return nil, nil
+	}
+	var env []string
+	for field := range strings.SplitSeq(text, ",") {
+		name, _, ok := strings.Cut(field, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("invalid entry %q: want NAME=VALUE", field)
+		}
+		env = append(env, field)
+	}
+	return env, nil
+}
+
 // findRoot returns the nearest folder at or above the working directory
 // that contains go.mod.
 func findRoot() (string, error) {
@@ -170,6 +192,7 @@ type report struct {
 	LoadAvgBefore    string        `json:"load_average_before"`
 	LoadAvgAfter     string        `json:"load_average_after"`
 	FIPS             bool          `json:"fips"`
+	ProcessorEnv     []string      `json:"processor_env,omitempty"`
 	SimulatorLatency string        `json:"simulator_latency"`
 	Startup          []startupRun  `json:"startup"`
 	Resumption       *bool         `json:"tls_resumption_observed,omitempty"`
@@ -200,7 +223,7 @@ type saturation struct {
 
 func run(ctx context.Context, o options) error {
 	began := time.Now()
-	rep := &report{Started: began.UTC(), LoadAvgBefore: loadAverage(), FIPS: o.fips, SimulatorLatency: o.latency.String()}
+	rep := &report{Started: began.UTC(), LoadAvgBefore: loadAverage(), FIPS: o.fips, SimulatorLatency: o.latency.String(), ProcessorEnv: o.processorEnv}
 
 	dir, err := os.MkdirTemp("", "processor-load-")
 	if err != nil {
@@ -221,6 +244,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	s.env = append(s.env, o.processorEnv...)
 
 	if err := measureStartup(ctx, s, o, rep); err != nil {
 		return err

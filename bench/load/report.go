@@ -14,9 +14,9 @@ func printStep(r stepResult) {
 	if !r.Sustained {
 		verdict = "did not keep up"
 	}
-	fmt.Printf("%-20s %4d/s: ok %6.1f/s, errors %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms, processor %.2f cores (%.0f ok per CPU-s), load generator %.2f cores, RSS max %.1f MiB, goroutines max %d: %s\n",
+	fmt.Printf("%-20s %4d/s: ok %6.1f/s, errors %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms, processor %.2f cores (%.0f ok per CPU-s), load generator %.2f cores, CPU pressure %s, RSS max %.1f MiB, goroutines max %d: %s\n",
 		r.Scenario, r.Rate, r.Throughput, r.Errors, r.P50Millis, r.P99Millis, r.MaxMillis,
-		r.ProcessorCPU, r.PerCore, r.LoadGenCPU, mib(r.RSSMaxKiB), r.GoroutinesMax, verdict)
+		r.ProcessorCPU, r.PerCore, r.LoadGenCPU, pressure(r.CPUPressure), mib(r.RSSMaxKiB), r.GoroutinesMax, verdict)
 	if len(r.ErrorSample) > 0 {
 		fmt.Printf("    failures: %s\n", strings.Join(r.ErrorSample, "; "))
 	}
@@ -25,8 +25,8 @@ func printStep(r stepResult) {
 // printReport prints the whole run as Markdown tables.
 func printReport(w io.Writer, rep *report, o options) {
 	fmt.Fprintf(w, "\n## Load run, %s, %s\n\n", rep.Started.Format(time.RFC3339), rep.Elapsed.Round(time.Second))
-	fmt.Fprintf(w, "load average before %s, after %s; processor built with FIPS 140-3 module: %v; simulator latency %s; step %s\n\n",
-		rep.LoadAvgBefore, rep.LoadAvgAfter, rep.FIPS, rep.SimulatorLatency, o.step)
+	fmt.Fprintf(w, "load average before %s, after %s; processor built with FIPS 140-3 module: %v; simulator latency %s; step %s; extra processor environment: %q\n\n",
+		rep.LoadAvgBefore, rep.LoadAvgAfter, rep.FIPS, rep.SimulatorLatency, o.step, rep.ProcessorEnv)
 
 	if len(rep.Startup) > 0 {
 		ready := make([]float64, 0, len(rep.Startup))
@@ -44,8 +44,8 @@ func printReport(w io.Writer, rep *report, o options) {
 		fmt.Fprintf(w, "TLS session resumption on a new connection: %v\n\n", *rep.Resumption)
 	}
 
-	fmt.Fprintln(w, "| scenario | rate/s | ok/s | errors | p50 ms | p99 ms | max ms | processor cores | ok per processor CPU-s | load generator cores | RSS max MiB | goroutines max | kept up |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(w, "| scenario | rate/s | ok/s | errors | p50 ms | p99 ms | max ms | processor cores | ok per processor CPU-s | load generator cores | CPU pressure | RSS max MiB | goroutines max | kept up |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, r := range rep.Steps {
 		fmt.Fprintln(w, stepRow(r))
 	}
@@ -73,11 +73,11 @@ func printReport(w io.Writer, rep *report, o options) {
 	if s := rep.Soak; s != nil {
 		fmt.Fprintf(w, "\nsoak %s at %d/s for %.0f s: %d requests, %d errors, worst window p99 %.1f ms; RSS %.1f MiB after warm-up, %.1f MiB at the end; goroutines %d then %d; clean exit after SIGTERM: %v\n\n",
 			s.Scenario, s.Rate, s.Seconds, s.Requests, s.Errors, s.WorstP99Millis, mib(s.StartRSSKiB), mib(s.EndRSSKiB), s.StartGoroutines, s.EndGoroutines, s.ProcessorCleanExit)
-		fmt.Fprintln(w, "| window | rate/s | ok/s | errors | p50 ms | p99 ms | max ms | processor cores | RSS end MiB | goroutines end |")
-		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+		fmt.Fprintln(w, "| window | rate/s | ok/s | errors | p50 ms | p99 ms | max ms | processor cores | CPU pressure | RSS end MiB | goroutines end |")
+		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 		for i, r := range s.Windows {
-			fmt.Fprintf(w, "| %d | %d | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.1f | %d |\n",
-				i+1, r.Rate, r.Throughput, r.Errors, r.P50Millis, r.P99Millis, r.MaxMillis, r.ProcessorCPU, mib(r.RSSEndKiB), r.GoroutinesEnd)
+			fmt.Fprintf(w, "| %d | %d | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %s | %.1f | %d |\n",
+				i+1, r.Rate, r.Throughput, r.Errors, r.P50Millis, r.P99Millis, r.MaxMillis, r.ProcessorCPU, pressure(r.CPUPressure), mib(r.RSSEndKiB), r.GoroutinesEnd)
 		}
 	}
 	fmt.Fprintln(w)
@@ -88,9 +88,17 @@ func stepRow(r stepResult) string {
 	if !r.Sustained {
 		kept = "no"
 	}
-	return fmt.Sprintf("| %s | %d | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.0f | %.2f | %.1f | %d | %s |",
+	return fmt.Sprintf("| %s | %d | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.0f | %.2f | %s | %.1f | %d | %s |",
 		r.Scenario, r.Rate, r.Throughput, r.Errors, r.P50Millis, r.P99Millis, r.MaxMillis,
-		r.ProcessorCPU, r.PerCore, r.LoadGenCPU, mib(r.RSSMaxKiB), r.GoroutinesMax, kept)
+		r.ProcessorCPU, r.PerCore, r.LoadGenCPU, pressure(r.CPUPressure), mib(r.RSSMaxKiB), r.GoroutinesMax, kept)
+}
+
+// pressure formats a CPU pressure share as a percentage, or "n/a".
+func pressure(share float64) string {
+	if share < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*share)
 }
 
 func mib(kib int64) float64 { return float64(kib) / 1024 }

@@ -75,6 +75,7 @@ func scrapeOps(client *http.Client, opsURL string) (opsReading, error) {
 	if err != nil {
 		return opsReading{}, err
 	}
+
 	var r opsReading
 	found := 0
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -102,6 +103,27 @@ func scrapeOps(client *http.Client, opsURL string) (opsReading, error) {
 		return opsReading{}, fmt.Errorf("GET %s/metrics: go_goroutines or process_cpu_seconds_total missing", opsURL)
 	}
 	return r, sc.Err()
+}
+
+// cpuPressureTotal returns the "some" total of /proc/pressure/cpu: the
+// microseconds since boot in which at least one runnable task waited for a
+// CPU. It returns false where the kernel has no pressure stall information.
+func cpuPressureTotal() (time.Duration, bool) {
+	data, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, false
+	}
+	// The first line reads "some avg10=1.00 avg60=2.00 avg300=3.00 total=123".
+	line, _, _ := strings.Cut(string(data), "\n")
+	_, total, ok := strings.Cut(line, "total=")
+	if !strings.HasPrefix(line, "some ") || !ok {
+		return 0, false
+	}
+	us, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(us) * time.Microsecond, true
 }
 
 // selfCPU returns the CPU time (user plus system) this process has used, so

@@ -75,7 +75,12 @@ type stepResult struct {
 	ProcessorCPU float64 `json:"processor_cpu_cores"`
 	LoadGenCPU   float64 `json:"loadgen_cpu_cores"`
 	// PerCore is OK responses per CPU second of the processor.
-	PerCore       float64 `json:"ok_per_processor_cpu_second"`
+	PerCore float64 `json:"ok_per_processor_cpu_second"`
+	// CPUPressure is the share of the step in which some runnable task on
+	// the machine waited for a CPU (/proc/pressure/cpu "some"), or -1 where
+	// the kernel does not report it. It shows contention from every process,
+	// this run's included.
+	CPUPressure   float64 `json:"cpu_pressure_some"`
 	RSSMaxKiB     int64   `json:"rss_max_kib"`
 	RSSEndKiB     int64   `json:"rss_end_kib"`
 	GoroutinesMax int     `json:"goroutines_max"`
@@ -207,6 +212,7 @@ func runStep(ctx context.Context, atk *vegeta.Attacker, tr vegeta.Targeter, sc s
 		return stepResult{}, err
 	}
 	selfBefore := selfCPU()
+	pressureBefore, pressureOK := cpuPressureTotal()
 	smp := startSampler(p, ops, sampleInterval)
 	wallStart := time.Now()
 
@@ -250,6 +256,10 @@ func runStep(ctx context.Context, atk *vegeta.Attacker, tr vegeta.Targeter, sc s
 	cpu := after.cpuSeconds - before.cpuSeconds
 	res.ProcessorCPU = cpu / wall.Seconds()
 	res.LoadGenCPU = (selfCPU() - selfBefore).Seconds() / wall.Seconds()
+	res.CPUPressure = -1
+	if pressureAfter, ok := cpuPressureTotal(); ok && pressureOK {
+		res.CPUPressure = (pressureAfter - pressureBefore).Seconds() / wall.Seconds()
+	}
 	if cpu > 0 {
 		res.PerCore = float64(res.OK) / cpu
 	}

@@ -7,8 +7,8 @@
 //
 //	GOMAXPROCS=1 go test -run '^$' -bench . -cpuprofile cpu.out ./bench/service
 //
-// The client's side of TLS and JSON runs in the same process and is part of
-// the profile and of cpu-ns/op; read the server's share from the profile.
+// The client's side of TLS and JSON runs in the same process, so it is part
+// of the profile and of cpu-ns/op. Read the server's share from the profile.
 package service
 
 import (

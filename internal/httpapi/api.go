@@ -56,6 +56,10 @@ type Deps struct {
 	Cards      *card.Fingerprinter
 	Observer   Observer
 	Logger     *zap.Logger
+	// Audit receives one event per access to card data. It should be a
+	// logger named "audit" so it can be routed to the one-year archive; nil
+	// means Logger.Named("audit").
+	Audit *zap.Logger
 	// Identity returns the verified client certificate identity of a
 	// request, for the access log and the audit trail.
 	Identity func(*http.Request) string
@@ -99,6 +103,9 @@ func New(cfg Config, deps Deps) (*API, error) {
 	if deps.Logger == nil {
 		deps.Logger = zap.NewNop()
 	}
+	if deps.Audit == nil {
+		deps.Audit = deps.Logger.Named("audit")
+	}
 	if deps.Identity == nil {
 		deps.Identity = func(*http.Request) string { return "" }
 	}
@@ -107,7 +114,7 @@ func New(cfg Config, deps Deps) (*API, error) {
 	}
 	return &API{
 		cfg: cfg, dec: deps.Decrypter, auth: deps.Authorizer, cards: deps.Cards, obs: deps.Observer,
-		log: deps.Logger, audit: deps.Logger.Named("audit"), identity: deps.Identity, now: deps.Now,
+		log: deps.Logger, audit: deps.Audit, identity: deps.Identity, now: deps.Now,
 		slots: make(chan struct{}, cfg.MaxConcurrent),
 	}, nil
 }

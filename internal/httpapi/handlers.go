@@ -74,8 +74,9 @@ func (a *API) createValidation(w http.ResponseWriter, r *http.Request) {
 	redact.SetContactID(r.Context(), req.ContactID)
 	event := a.newEvent(r, "validation", req.ContactID, req.Field)
 
-	res, err := a.decrypt(r, event, req.Ciphertext)
+	res, err := a.decrypt(r, event, req.Field, req.Ciphertext)
 	if err != nil {
+		event.emit(a.audit, outcomeCode(err))
 		a.writeError(w, r, err)
 		return
 	}
@@ -184,7 +185,7 @@ func (a *API) checkAuthorizationRequest(req authorizationRequest) error {
 // on failure everything decrypted so far is wiped here.
 func (a *API) decryptCard(r *http.Request, event *auditEvent, req authorizationRequest) (authorize.Request, card.Expiry, error) {
 	var out authorize.Request
-	panRes, err := a.decrypt(r, event, req.Card.PAN)
+	panRes, err := a.decrypt(r, event, fieldPAN, req.Card.PAN)
 	if err != nil {
 		return out, card.Expiry{}, err
 	}
@@ -194,7 +195,7 @@ func (a *API) decryptCard(r *http.Request, event *auditEvent, req authorizationR
 		return out, card.Expiry{}, err
 	}
 
-	expiryRes, err := a.decrypt(r, nil, req.Card.Expiry)
+	expiryRes, err := a.decrypt(r, event, fieldExpiry, req.Card.Expiry)
 	if err != nil {
 		pan.Wipe()
 		return out, card.Expiry{}, err
@@ -208,7 +209,7 @@ func (a *API) decryptCard(r *http.Request, event *auditEvent, req authorizationR
 	out.PAN, out.Expiry = pan, expiry
 
 	if req.Card.CVV != "" {
-		cvvRes, err := a.decrypt(r, nil, req.Card.CVV)
+		cvvRes, err := a.decrypt(r, event, fieldCVV, req.Card.CVV)
 		if err != nil {
 			pan.Wipe()
 			return authorize.Request{}, card.Expiry{}, err
@@ -239,10 +240,10 @@ func (a *API) getAuthorization(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, authorizationBody(rec, nil))
 }
 
-// decrypt runs one decrypt with its metric and its audit event. event names
-// the request's main audit event, which takes the scheme and key of the
-// first ciphertext; the decrypt itself is audited on its own line.
-func (a *API) decrypt(r *http.Request, event *auditEvent, text string) (decrypt.Result, error) {
+// decrypt runs one decrypt with its metric and its own audit event, which
+// names the request's client, contact and field. The request's main event
+// takes the scheme and key of its first ciphertext.
+func (a *API) decrypt(r *http.Request, event *auditEvent, field, text string) (decrypt.Result, error) {
 	start := time.Now()
 	res, err := a.dec.Decrypt(r.Context(), text)
 	outcome := "ok"
@@ -252,17 +253,22 @@ func (a *API) decrypt(r *http.Request, event *auditEvent, text string) (decrypt.
 	if a.obs != nil {
 		a.obs.Decrypted(string(res.Metadata.Scheme), outcome, time.Since(start))
 	}
-	if event != nil {
+	if event.scheme == "" {
 		event.scheme, event.keyID = string(res.Metadata.Scheme), res.Metadata.KeyID
 	}
 	a.audit.Info("card data decrypt",
 		zap.String("event", "decrypt"),
-		zap.String("request_id", redact.RequestIDFrom(r.Context())),
-		zap.String("client", a.identity(r)),
+		zap.String("request_id", event.requestID),
+		zap.String("client", event.client),
+		zap.String("contact_id", event.contactID),
+		zap.String("field", field),
 		zap.String("scheme", string(res.Metadata.Scheme)),
 		zap.String("key_id", res.Metadata.KeyID),
 		zap.String("suite", suiteText(res.Metadata)),
 		zap.String("outcome", outcome),
+		// A decrypt has no card fingerprint yet; the field is present and
+		// empty so every audit event has the same fields.
+		zap.String("card_fingerprint", ""),
 	)
 	return res, err
 }

@@ -77,10 +77,11 @@ func TestRequestIDReuse(t *testing.T) {
 	}{
 		{"uuid", "8f0c5f6e-2b1a-4c3d-9e8f-0123456789ab", true},
 		{"dots and underscores", "trace_1.2-x", true},
-		{"64 characters", strings.Repeat("a", 64), true},
+		{"128 characters", strings.Repeat("a", 128), true},
+		{"contact id with suffix", "8f0c5f6e-2b1a-4c3d-9e8f-0123456789ab:authorize:1", true},
 		{"one character", "a", true},
 		{"missing", "", false},
-		{"65 characters", strings.Repeat("a", 65), false},
+		{"129 characters", strings.Repeat("a", 129), false},
 		{"space", "abc def", false},
 		{"slash", "abc/def", false},
 		{"non-ascii", "abcé", false},

@@ -12,8 +12,9 @@ import (
 const RequestIDHeader = "X-Request-Id"
 
 // maxRequestIDLength is the longest caller-supplied request id reused, in
-// bytes. It fits a UUID (36) or a 32-hex-digit trace id with room to spare.
-const maxRequestIDLength = 64
+// bytes, as api/openapi.yaml allows. It fits a UUID (36) or a
+// ContactId-based id with a suffix.
+const maxRequestIDLength = 128
 
 type requestIDKey struct{}
 
@@ -21,8 +22,8 @@ type requestIDKey struct{}
 // the request context for RequestIDFrom, and sets it on the response's
 // X-Request-Id header.
 //
-// The caller's X-Request-Id is reused when it is 1 to 64 characters of
-// [A-Za-z0-9._-] and contains no PAN-like run. Otherwise a new random
+// The caller's X-Request-Id is reused when it is 1 to 128 characters of
+// [A-Za-z0-9._:-] and contains no PAN-like run. Otherwise a new random
 // 128-bit id in hex replaces it. The character set rules out header and log
 // injection, and the PAN check keeps a card number sent there by mistake out
 // of responses and records.
@@ -51,7 +52,7 @@ func validRequestID(id string) bool {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || isDigit(c) || c == '.' || c == '_' || c == '-'
+		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || isDigit(c) || c == '.' || c == '_' || c == '-' || c == ':'
 		if !ok {
 			return false
 		}

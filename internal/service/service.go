@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, m *metrics.Met
 
 	api, err := httpapi.New(httpapi.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxConcurrent: cfg.MaxConcurrent, MaxAmount: cfg.MaxAmount, ExpiryMaxYears: cfg.ExpiryMaxYears,
-	}, httpapi.Deps{Decrypter: s.dec, Authorizer: s.auth, Cards: cards, Observer: m, Logger: log.Named("api"), Identity: s.tls.Identity})
+	}, httpapi.Deps{Decrypter: s.dec, Authorizer: s.auth, Cards: cards, Observer: m, Logger: log.Named("api"), Audit: log.Named("audit"), Identity: s.tls.Identity})
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ const (
 	mistypedPAN = "4242424242424241" // fails Luhn
 	approvedPAN = "4242424242424242"
 	declinedPAN = "4000000000009995" // insufficient_funds
-	silentPAN   = "4000000000008005" // the gateway never answers
+	silentPAN   = "4000000000008005" // the gateway never responds
 	demoCVV     = "737"
 	amountMinor = 4999
 	contactID   = "3b1e5f4a-7c2d-4e8f-9a6b-1c2d3e4f5a6b"
@@ -224,7 +224,7 @@ func (env *environment) call(ctx context.Context, method, path string, body any)
 	env.captured.WriteByte('\n')
 	res := apiResult{status: resp.StatusCode, took: took}
 	if err := json.Unmarshal(data, &res.body); err != nil {
-		return apiResult{}, fmt.Errorf("%s %s answered %d with a body that is not JSON", method, path, resp.StatusCode)
+		return apiResult{}, fmt.Errorf("%s %s returned %d with a body that is not JSON", method, path, resp.StatusCode)
 	}
 	return res, nil
 }

@@ -34,7 +34,7 @@ const (
 	clientURI    = "spiffe://demo.local/forwarder"
 )
 
-// kmsInfo is what tools/local-kms-serve writes once it listens.
+// kmsInfo is the file that tools/local-kms-serve writes once it listens.
 type kmsInfo struct {
 	Endpoint        string `json:"endpoint"`
 	Region          string `json:"region"`

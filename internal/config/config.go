@@ -100,7 +100,7 @@ var variables = []variable{
 	{name: "PROCESSOR_MAX_CIPHERTEXT_BYTES", def: "16384", help: "maximum decoded ciphertext size (bytes)", parse: intIn(func(c *Config) *int { return &c.MaxCiphertextBytes }, 256, 1<<20)},
 	{name: "PROCESSOR_MAX_ENCRYPTED_DATA_KEYS", def: "3", help: "maximum encrypted data keys per message", parse: intIn(func(c *Config) *int { return &c.MaxEncryptedKeys }, 1, decrypt.MaxEncryptedDataKeysLimit)},
 	{name: "PROCESSOR_MAX_BODY_BYTES", def: "65536", help: "maximum request body size (bytes)", parse: intIn(func(c *Config) *int { return &c.MaxBodyBytes }, 1024, 1<<20)},
-	{name: "PROCESSOR_MAX_CONCURRENT", def: "128", help: "requests served at once before answering 503 overloaded", parse: intIn(func(c *Config) *int { return &c.MaxConcurrent }, 1, 10000)},
+	{name: "PROCESSOR_MAX_CONCURRENT", def: "128", help: "requests served at once before responding 503 overloaded", parse: intIn(func(c *Config) *int { return &c.MaxConcurrent }, 1, 10000)},
 	{name: "PROCESSOR_MAX_AMOUNT", def: "1000000000", help: "maximum authorization amount (minor units)", parse: func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
@@ -111,13 +111,13 @@ var variables = []variable{
 	}},
 	{name: "PROCESSOR_EXPIRY_MAX_YEARS", def: "20", help: "how many years ahead an expiry date may be", parse: intIn(func(c *Config) *int { return &c.ExpiryMaxYears }, 1, 50)},
 	{name: "PROCESSOR_GATEWAY", def: "simulator", help: "card gateway: simulator or stripe", parse: oneOf(func(c *Config) *string { return &c.Gateway }, "simulator", "stripe")},
-	{name: "PROCESSOR_SIMULATOR_LATENCY", def: "20ms", help: "simulator: delay of every answer (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.SimulatorLatency }, 0, 10*time.Second)},
+	{name: "PROCESSOR_SIMULATOR_LATENCY", def: "20ms", help: "simulator: delay of every response (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.SimulatorLatency }, 0, 10*time.Second)},
 	{name: "PROCESSOR_SIMULATOR_SLOW_DELAY", def: "7s", help: "simulator: delay of the slow test card (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.SimulatorSlowDelay }, 0, time.Minute)},
 	{name: "PROCESSOR_SIMULATOR_URL", help: "simulator: URL of a shared gateway-simulator server, http on a loopback address (TEST ONLY: card data travels in its request bodies); empty runs the simulator in the process, where PROCESSOR_SIMULATOR_LATENCY and _SLOW_DELAY apply", parse: func(c *Config, v string) error { c.SimulatorURL = v; return simhttp.CheckURL(v) }},
 	{name: "PROCESSOR_STRIPE_API_KEY", secret: true, help: "Stripe secret API key (required with PROCESSOR_GATEWAY=stripe)", parse: func(c *Config, v string) error { c.StripeAPIKey = secret.Copy([]byte(v)); return nil }},
 	{name: "PROCESSOR_STRIPE_URL", def: "https://api.stripe.com", help: "Stripe API base URL", parse: func(c *Config, v string) error { c.StripeURL = v; return httpURL(v) }},
 	{name: "PROCESSOR_CAPTURE", def: "manual", help: "capture mode: manual (authorize only) or automatic", parse: oneOf(func(c *Config) *string { return &c.CaptureMode }, "manual", "automatic")},
-	{name: "PROCESSOR_REQUEST_BUDGET", def: "6s", help: "time an authorization request may take before it answers pending (duration, under Connect's 8s)", parse: durationIn(func(c *Config) *time.Duration { return &c.RequestBudget }, 100*time.Millisecond, 7500*time.Millisecond)},
+	{name: "PROCESSOR_REQUEST_BUDGET", def: "6s", help: "time an authorization request may take before it returns pending (duration, under Connect's 8s)", parse: durationIn(func(c *Config) *time.Duration { return &c.RequestBudget }, 100*time.Millisecond, 7500*time.Millisecond)},
 	{name: "PROCESSOR_SAD_TTL", def: "60s", help: "lifetime of card data in the vault; background authorizations end and unknown outcomes are voided at it (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.SADTTL }, time.Second, 10*time.Minute)},
 	{name: "PROCESSOR_VAULT_MAX_ENTRIES", def: "10000", help: "maximum authorizations holding card data at once", parse: intIn(func(c *Config) *int { return &c.VaultMaxEntries }, 1, 1_000_000)},
 	{name: "PROCESSOR_STORE", def: "memory", help: "authorization store: memory (one task) or postgres (two or more tasks)", parse: oneOf(func(c *Config) *string { return &c.Store }, "memory", "postgres")},

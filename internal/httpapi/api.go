@@ -20,8 +20,8 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultMaxConcurrent bounds requests served at once; more are answered
-	// 503 overloaded at once instead of queueing past Connect's deadline.
+	// DefaultMaxConcurrent bounds requests served at once; more get 503
+	// overloaded at once instead of queueing past Connect's deadline.
 	// Each request costs a few milliseconds of CPU for RSA decryption, so a
 	// 2-vCPU task is saturated well below this; the limit exists to bound
 	// memory and waiting, not to share CPU.
@@ -179,7 +179,7 @@ func (a *API) observe(next http.Handler) http.Handler {
 	})
 }
 
-// limitConcurrency answers 503 overloaded when MaxConcurrent requests are
+// limitConcurrency responds 503 overloaded when MaxConcurrent requests are
 // already being served, instead of queueing without bound.
 func (a *API) limitConcurrency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

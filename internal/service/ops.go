@@ -28,7 +28,7 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// readyz answers 503 while shutting down and 200 otherwise. A store or KMS
+// readyz responds 503 while shutting down and 200 otherwise. A store or KMS
 // outage is reported as "degraded" with 200: validations and the DTMF path
 // still work, and taking every task out of the load balancer would stop
 // them too. The checks are cached by runChecks, never probed per request.
@@ -72,7 +72,7 @@ func (s *Service) check(ctx context.Context) {
 	cancel()
 	if was := s.storeOK.Swap(storeErr == nil); was != (storeErr == nil) {
 		if storeErr != nil {
-			s.log.Error("authorization store unavailable; authorizations answer store_unavailable", zap.Error(storeErr))
+			s.log.Error("authorization store unavailable; authorizations fail with store_unavailable", zap.Error(storeErr))
 		} else {
 			s.log.Info("authorization store available again")
 		}
@@ -86,7 +86,7 @@ func (s *Service) check(ctx context.Context) {
 	cancel()
 	if was := s.kmsOK.Swap(kmsErr == nil); was != (kmsErr == nil) {
 		if kmsErr != nil {
-			s.log.Error("KMS unreachable; KMS tokens answer kms_unavailable", zap.Error(kmsErr))
+			s.log.Error("KMS unreachable; KMS tokens fail with kms_unavailable", zap.Error(kmsErr))
 		} else {
 			s.log.Info("KMS reachable again")
 		}

@@ -72,7 +72,7 @@ func buildDecrypter(ctx context.Context, cfg config.Config, log *zap.Logger) (*d
 }
 
 // kmsProbe returns a reachability check: DescribeKey on one configured key.
-// Any answer from KMS, an access-denied error included, proves reachability
+// Any response from KMS, an access-denied error included, proves reachability
 // (the task role needs only kms:Decrypt); only a network error or a 5xx
 // counts as unreachable.
 func kmsProbe(awsCfg aws.Config, keyARN string) func(context.Context) error {

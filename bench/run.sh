@@ -72,8 +72,8 @@ fi
 for ((i = 1; i <= rounds; i++)); do
   echo "== round $i of $rounds: Go"
   # The test binary runs in its package folder, as `go test` would run it.
-  # local-kms logs every request on stdout; only result and header lines are
-  # kept for the summary, and the whole output goes to go-bench.log.
+  # local-kms logs every request on stdout, so the output goes to
+  # go-bench.log and benchreport picks the results out of it.
   (cd internal/decrypt && GOMAXPROCS=1 "$out/decrypt.test" -test.run '^$' -test.bench . \
     -test.benchtime "$benchtime" -test.count 1 -test.benchmem) >>"$out/go-bench.log" 2>&1
   (cd bench/cputime && GOMAXPROCS=1 "$out/cputime.test" -test.run '^$' -test.bench . \
@@ -81,9 +81,13 @@ for ((i = 1; i <= rounds; i++)); do
   echo "== round $i of $rounds: Node"
   node bench/node/bench.mjs --rounds 1 --round-ms "$node_ms" --warmup-ms "$node_warmup" >"$out/node-$i.json"
 done
-grep -E '^(goos:|goarch:|pkg:|cpu:|Benchmark.*ns/op)' "$out/go-bench.log" >"$out/go-bench.txt"
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
+
+# benchreport also writes the Go results one per line to go-bench.txt,
+# because local-kms log lines can split a result line in go-bench.log.
+go build -o "$out/benchreport" ./bench/cmd/benchreport
+summary="$("$out/benchreport" -go "$out/go-bench.log" -normalized-out "$out/go-bench.txt" "$out"/node-*.json)"
 
 if [[ -n "$benchstat" ]]; then
   echo "== benchstat (Go, GOMAXPROCS=1)"
@@ -91,5 +95,5 @@ if [[ -n "$benchstat" ]]; then
 fi
 
 echo "== summary (median ±largest deviation of a round from it, over $rounds rounds)"
-go run ./bench/cmd/benchreport -go "$out/go-bench.txt" "$out"/node-*.json | tee "$out/report.txt"
+echo "$summary" | tee "$out/report.txt"
 echo "raw output: $out"

@@ -32,10 +32,12 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkValidateKeepAlive posts the committed 2048-bit Connect PAN
-// vector to /v1/validations, one request at a time on one connection, with
-// the log level of a deployment (info), so the access log is written.
-func BenchmarkValidateKeepAlive(b *testing.B) {
+// startValidation starts a processor with the log level of a deployment
+// (info), so the access log is written, and returns a function that posts
+// the committed 2048-bit Connect PAN vector to /v1/validations and checks
+// the response. All posts share one keep-alive connection.
+func startValidation(b *testing.B) func() {
+	b.Helper()
 	p := processortest.Start(b, processortest.Options{
 		Env:       map[string]string{"PROCESSOR_LOG_LEVEL": "info"},
 		LogOutput: io.Discard,
@@ -62,13 +64,44 @@ func BenchmarkValidateKeepAlive(b *testing.B) {
 	}
 	// The first request opens the connection, outside the measured loop.
 	post()
+	return post
+}
 
+// measure runs op in a b.Loop and reports the process CPU time per
+// operation as "cpu-ns/op".
+func measure(b *testing.B, op func()) {
+	b.Helper()
 	b.ReportAllocs()
 	start := processCPU(b)
 	n := 0
 	for b.Loop() {
-		post()
+		op()
 		n++
 	}
 	b.ReportMetric(float64(processCPU(b)-start)/float64(n), "cpu-ns/op")
+}
+
+// BenchmarkValidateKeepAlive sends one validation after the other, with no
+// pause, so the process never idles.
+func BenchmarkValidateKeepAlive(b *testing.B) {
+	post := startValidation(b)
+	measure(b, post)
+}
+
+// pacedInterval spaces the requests of BenchmarkValidatePaced: 100 requests
+// per second, as at the 100/s step of the load run.
+const pacedInterval = 10 * time.Millisecond
+
+// BenchmarkValidatePaced sends one validation per tick of pacedInterval, so
+// the process idles between requests as it does under a fixed-rate load.
+// Comparing its cpu-ns/op with BenchmarkValidateKeepAlive shows what the
+// idle gaps cost. Its ns/op is the interval, not the latency.
+func BenchmarkValidatePaced(b *testing.B) {
+	post := startValidation(b)
+	ticker := time.NewTicker(pacedInterval)
+	defer ticker.Stop()
+	measure(b, func() {
+		<-ticker.C
+		post()
+	})
 }

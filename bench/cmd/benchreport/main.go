@@ -4,7 +4,7 @@
 // the performance targets are stated in. One table divides by process CPU
 // time, the other by wall-clock time.
 //
-//	benchreport -go go-bench.txt node-round-1.json node-round-2.json ...
+//	benchreport -go go-bench.log -normalized-out go-bench.txt node-1.json node-2.json ...
 //
 // The Go file holds `go test -bench` output of internal/decrypt and
 // bench/cputime (any number of counts, run with GOMAXPROCS=1); each JSON file
@@ -89,21 +89,27 @@ func (r row) jsRatio() float64    { return r.decrypt.Median / r.js.Median }
 
 func main() {
 	goFile := flag.String("go", "", "file with `go test -bench` output (required)")
+	normalizedOut := flag.String("normalized-out", "", "file to write the Go results to, one per line, for benchstat (optional)")
 	flag.Parse()
 	if *goFile == "" || flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: benchreport -go go-bench.txt node.json [node.json ...]")
+		fmt.Fprintln(os.Stderr, "usage: benchreport -go go-bench.log [-normalized-out go-bench.txt] node.json [node.json ...]")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, *goFile, flag.Args()); err != nil {
+	if err := run(os.Stdout, *goFile, *normalizedOut, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(w io.Writer, goFile string, nodeFiles []string) error {
+func run(w io.Writer, goFile, normalizedOut string, nodeFiles []string) error {
 	goText, err := os.ReadFile(goFile)
 	if err != nil {
 		return err
+	}
+	if normalizedOut != "" {
+		if err := os.WriteFile(normalizedOut, benchparse.Normalize(goText), 0o644); err != nil {
+			return err
+		}
 	}
 	goRuns, err := benchparse.ParseGo(goText)
 	if err != nil {

@@ -44,39 +44,78 @@ func (g GoRuns) Names() []string {
 	return names
 }
 
-// ParseGo reads the result lines of `go test -bench` output and ignores every
-// other line (configuration, PASS, logs of the code under test). A line that
-// starts with "Benchmark" and has an iteration count but an odd value/unit
-// list is an error, because silently dropping it would skew the median.
-func ParseGo(text []byte) (GoRuns, error) {
-	runs := GoRuns{}
+// Normalize returns the header lines (goos, goarch, pkg, cpu) and the
+// result lines of `go test -bench` output, one result per line, and drops
+// everything else. Code under test that logs to stdout while a benchmark
+// runs (local-kms does) splits a result line in two: the benchmark name,
+// then the log text, then on a later line the iteration count and values.
+// Normalize joins such a split result back onto its name.
+func Normalize(text []byte) []byte {
+	var out bytes.Buffer
+	pending := ""
 	sc := bufio.NewScanner(bytes.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for line := 1; sc.Scan(); line++ {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
-			continue
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) == 0:
+		case isHeader(fields[0]):
+			out.WriteString(line + "\n")
+			pending = ""
+		case strings.HasPrefix(fields[0], "Benchmark"):
+			if len(fields) >= 4 && isCount(fields[1]) {
+				out.WriteString(line + "\n")
+				pending = ""
+			} else {
+				pending = fields[0]
+			}
+		case pending != "" && len(fields) >= 3 && isCount(fields[0]):
+			out.WriteString(pending + "\t" + strings.Join(fields, "\t") + "\n")
+			pending = ""
 		}
-		if _, err := strconv.ParseInt(fields[1], 10, 64); err != nil {
+	}
+	return out.Bytes()
+}
+
+func isHeader(field string) bool {
+	switch field {
+	case "goos:", "goarch:", "pkg:", "cpu:":
+		return true
+	}
+	return false
+}
+
+func isCount(field string) bool {
+	_, err := strconv.ParseInt(field, 10, 64)
+	return err == nil
+}
+
+// ParseGo reads the results of `go test -bench` output after Normalize. A
+// result line with an odd value/unit list is an error, because silently
+// dropping it would skew the median.
+func ParseGo(text []byte) (GoRuns, error) {
+	runs := GoRuns{}
+	lines := strings.Split(string(Normalize(text)), "\n")
+	for _, line := range lines {
+		fields := strings.Fields(line)
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
 			continue
 		}
 		pairs := fields[2:]
 		if len(pairs)%2 != 0 {
-			return nil, fmt.Errorf("line %d: benchmark result %q has a value without a unit", line, sc.Text())
+			return nil, fmt.Errorf("benchmark result %q has a value without a unit", line)
 		}
 		run := GoRun{}
 		for i := 0; i < len(pairs); i += 2 {
 			v, err := strconv.ParseFloat(pairs[i], 64)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: invalid value %q for unit %q", line, pairs[i], pairs[i+1])
+				return nil, fmt.Errorf("benchmark result %q: invalid value %q for unit %q", line, pairs[i], pairs[i+1])
 			}
 			run[pairs[i+1]] = v
 		}
 		name := trimProcs(fields[0])
 		runs[name] = append(runs[name], run)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("no benchmark result lines found")

@@ -33,6 +33,17 @@ func TestParseGo(t *testing.T) {
 			want: map[string][]float64{"BenchmarkD": {7}},
 		},
 		{
+			name: "result split by a log line",
+			text: "BenchmarkK-2   \tINFO Key described: arn\n     500\t  2600 ns/op\t  2500 cpu-ns/op\n",
+			want: map[string][]float64{"BenchmarkK": {2600}},
+		},
+		{
+			name:    "log line between name-only line and a header",
+			text:    "BenchmarkL   \tINFO log\npkg: other\n     500\t  9 ns/op\n",
+			want:    map[string][]float64{},
+			wantErr: true,
+		},
+		{
 			name:    "value without unit",
 			text:    "BenchmarkE  5  7 ns/op 9\n",
 			wantErr: true,
@@ -75,6 +86,14 @@ func TestParseGo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestNormalizeKeepsHeaders(t *testing.T) {
+	in := "goos: linux\nINFO noise\npkg: example\nBenchmarkA \t 10\t 5 ns/op\nPASS\nok example 1s\n"
+	want := "goos: linux\npkg: example\nBenchmarkA \t 10\t 5 ns/op\n"
+	if got := string(Normalize([]byte(in))); got != want {
+		t.Errorf("Normalize:\ngot  %q\nwant %q", got, want)
 	}
 }
 

@@ -76,7 +76,7 @@ for ((i = 1; i <= rounds; i++)); do
   # go-bench.log and benchreport picks the results out of it.
   (cd internal/decrypt && GOMAXPROCS=1 "$out/decrypt.test" -test.run '^$' -test.bench . \
     -test.benchtime "$benchtime" -test.count 1 -test.benchmem) >>"$out/go-bench.log" 2>&1
-  (cd bench/cputime && GOMAXPROCS=1 "$out/cputime.test" -test.run '^$' -test.bench . \
+  (cd bench/cputime && GOMAXPROCS=1 "$out/cputime.test" -test.run '^$' -test.bench '^BenchmarkCPU' \
     -test.benchtime "$benchtime" -test.count 1 -test.benchmem) >>"$out/go-bench.log" 2>&1
   echo "== round $i of $rounds: Node"
   node bench/node/bench.mjs --rounds 1 --round-ms "$node_ms" --warmup-ms "$node_warmup" >"$out/node-$i.json"

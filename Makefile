@@ -4,9 +4,9 @@
 #   make demo   run the main job end to end on embedded defaults
 #   make test   run the whole test suite
 #
-# `make help` lists every target. Tools that the tests need are installed
-# into .cache/ (gitignored), except promtool, which comes from Debian's
-# prometheus package.
+# `make help` lists every target. stripe-mock is installed into .cache/bin
+# (gitignored), Node packages into api/node_modules, and promtool from
+# Debian's prometheus package.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c

@@ -276,10 +276,11 @@ func runStep(ctx context.Context, atk *vegeta.Attacker, tr vegeta.Targeter, sc s
 	return res, nil
 }
 
-// describeFailure names an unexpected result without its body, which could
-// only hold masked card data but is not needed to classify the failure.
+// describeFailure names an unexpected result by its transport error, or by
+// its status and the error code of the response body. The rest of the body
+// is left out: it is not needed to classify the failure.
 func describeFailure(r *vegeta.Result) string {
-	if r.Error != "" {
+	if r.Code == 0 {
 		return r.Error
 	}
 	code := ""

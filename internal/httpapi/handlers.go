@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -75,6 +76,7 @@ func (a *API) createValidation(w http.ResponseWriter, r *http.Request) {
 	event := a.newEvent(r, "validation", req.ContactID, req.Field)
 
 	res, err := a.decrypt(r, event, req.Field, req.Ciphertext)
+	event.scheme, event.keyID = string(res.Metadata.Scheme), res.Metadata.KeyID
 	if err != nil {
 		event.emit(a.audit, outcomeCode(err))
 		a.writeError(w, r, err)
@@ -180,42 +182,52 @@ func (a *API) checkAuthorizationRequest(req authorizationRequest) error {
 	return nil
 }
 
-// decryptCard decrypts and validates the PAN, expiry and optional CVV. On
-// success the returned request owns the card values (Authorize wipes them);
-// on failure everything decrypted so far is wiped here.
+// decryptCard decrypts the PAN, expiry and optional CVV at the same time,
+// which shortens the request by two RSA decrypts on a task with more than
+// one core, then validates them in that order. On success the returned
+// request owns the card values (Authorize wipes them); on failure every
+// plaintext is wiped here and the first failure in field order is returned.
 func (a *API) decryptCard(r *http.Request, event *auditEvent, req authorizationRequest) (authorize.Request, card.Expiry, error) {
-	var out authorize.Request
-	panRes, err := a.decrypt(r, event, fieldPAN, req.Card.PAN)
-	if err != nil {
-		return out, card.Expiry{}, err
+	fields := []struct{ name, text string }{{fieldPAN, req.Card.PAN}, {fieldExpiry, req.Card.Expiry}}
+	if req.Card.CVV != "" {
+		fields = append(fields, struct{ name, text string }{fieldCVV, req.Card.CVV})
 	}
-	pan, err := card.ValidatePAN(panRes.Plaintext)
-	panRes.Plaintext.Wipe()
-	if err != nil {
-		return out, card.Expiry{}, err
+	results := make([]decrypt.Result, len(fields))
+	errs := make([]error, len(fields))
+	var wg sync.WaitGroup
+	for i, f := range fields {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = a.decrypt(r, event, f.name, f.text)
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, res := range results {
+			res.Plaintext.Wipe()
+		}
+	}()
+	event.scheme, event.keyID = string(results[0].Metadata.Scheme), results[0].Metadata.KeyID
+	for _, err := range errs {
+		if err != nil {
+			return authorize.Request{}, card.Expiry{}, err
+		}
 	}
 
-	expiryRes, err := a.decrypt(r, event, fieldExpiry, req.Card.Expiry)
+	var out authorize.Request
+	pan, err := card.ValidatePAN(results[0].Plaintext)
 	if err != nil {
-		pan.Wipe()
 		return out, card.Expiry{}, err
 	}
-	expiry, err := card.ParseExpiry(expiryRes.Plaintext, a.now(), a.cfg.ExpiryMaxYears)
-	expiryRes.Plaintext.Wipe()
+	expiry, err := card.ParseExpiry(results[1].Plaintext, a.now(), a.cfg.ExpiryMaxYears)
 	if err != nil {
 		pan.Wipe()
 		return out, card.Expiry{}, err
 	}
 	out.PAN, out.Expiry = pan, expiry
-
-	if req.Card.CVV != "" {
-		cvvRes, err := a.decrypt(r, event, fieldCVV, req.Card.CVV)
-		if err != nil {
-			pan.Wipe()
-			return authorize.Request{}, card.Expiry{}, err
-		}
-		cvv, err := card.ValidateCVV(cvvRes.Plaintext, pan.Brand())
-		cvvRes.Plaintext.Wipe()
+	if len(results) > 2 {
+		cvv, err := card.ValidateCVV(results[2].Plaintext, pan.Brand())
 		if err != nil {
 			pan.Wipe()
 			return authorize.Request{}, card.Expiry{}, err
@@ -241,8 +253,8 @@ func (a *API) getAuthorization(w http.ResponseWriter, r *http.Request) {
 }
 
 // decrypt runs one decrypt with its metric and its own audit event, which
-// names the request's client, contact and field. The request's main event
-// takes the scheme and key of its first ciphertext.
+// names the request's client, contact and field. It only reads event, so
+// decrypts of one request may run at the same time.
 func (a *API) decrypt(r *http.Request, event *auditEvent, field, text string) (decrypt.Result, error) {
 	start := time.Now()
 	res, err := a.dec.Decrypt(r.Context(), text)
@@ -252,9 +264,6 @@ func (a *API) decrypt(r *http.Request, event *auditEvent, field, text string) (d
 	}
 	if a.obs != nil {
 		a.obs.Decrypted(string(res.Metadata.Scheme), outcome, time.Since(start))
-	}
-	if event.scheme == "" {
-		event.scheme, event.keyID = string(res.Metadata.Scheme), res.Metadata.KeyID
 	}
 	a.audit.Info("card data decrypt",
 		zap.String("event", "decrypt"),

@@ -478,8 +478,9 @@ func StartProcessor(t testing.TB, opts Options) *Processor {
 		if !p.stopped.Load() {
 			p.proc.kill()
 		}
-		if bytes.Contains(p.Stderr(), []byte("WARNING: DATA RACE")) {
-			t.Error("the race detector reported a data race in the processor")
+		if stderr := p.Stderr(); bytes.Contains(stderr, []byte("WARNING: DATA RACE")) {
+			at := bytes.Index(stderr, []byte("WARNING: DATA RACE"))
+			t.Errorf("the race detector reported a data race in the processor:\n%s", tail(stderr[at:min(len(stderr), at+6000)], 80))
 		}
 		if t.Failed() {
 			t.Logf("processor stderr (last 30 lines):\n%s", tail(p.Stderr(), 30))

@@ -303,6 +303,7 @@ func (d *Decrypter) decryptKMS(ctx context.Context, msg []byte, h *Header, meta 
 // NOTE: The ESDK returns its own plaintext slice; intermediate copies inside
 // the library (Dafny sequences) are garbage-collected, not wiped.
 func callDecrypt(ctx context.Context, client *esdk.Client, input esdktypes.DecryptInput) (out *esdktypes.DecryptOutput, err error) {
+	defer lockESDK()()
 	defer func() {
 		if r := recover(); r != nil {
 			out = nil

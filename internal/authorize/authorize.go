@@ -2,7 +2,7 @@
 // per idempotency key. It owns the service-side rules of a phone payment:
 // a repeat of a key returns the stored outcome without a second gateway call
 // (concurrent repeats wait for the first), a repeat with other parameters is
-// a conflict, the caller gets an answer within its time budget (pending when
+// a conflict, the caller gets a response within its time budget (pending when
 // the gateway is slow), the authorization goes on in the background until
 // the vault deadline, and an outcome still unknown then is voided. The card
 // data stays in the vault from the request to the gateway's answer and is
@@ -32,17 +32,18 @@ import (
 
 // Defaults and limits of Config.
 const (
-	// DefaultBudget is the time a caller waits for an answer. Amazon Connect
+	// DefaultBudget is the time a caller waits for a response. Amazon Connect
 	// waits at most 8 seconds for a Lambda; the forwarder needs the rest.
 	DefaultBudget = 6 * time.Second
 	// MaxBudget keeps the budget under Connect's 8-second Lambda limit with
 	// room for the forwarder's own round trip.
 	MaxBudget = 7500 * time.Millisecond
-	// DefaultLeaseMargin is added to the vault TTL to form the lease, so a
-	// live task always finishes (or voids) before another may take over.
+	// DefaultLeaseMargin is added to the vault TTL to form the lease. It is
+	// longer than DefaultVoidTimeout, so a live task normally records its
+	// outcome or void before another task may take the record over.
 	DefaultLeaseMargin = 30 * time.Second
 	// DefaultGatewayAttempts is the number of Authorize attempts, the first
-	// included, when the gateway answers with a retryable error.
+	// included, when the gateway returns a retryable error.
 	DefaultGatewayAttempts = 3
 	// DefaultRetryBaseDelay is the first backoff; each retry doubles it, with
 	// full jitter.
@@ -171,7 +172,7 @@ type Request struct {
 	Currency       string
 	PAN            card.PAN
 	Expiry         card.Expiry
-	// CVV is optional; HasCVV says whether the caller collected one.
+	// CVV is optional, and HasCVV reports whether the caller collected one.
 	CVV    card.CVV
 	HasCVV bool
 }
@@ -183,8 +184,8 @@ func (r *Request) wipe() {
 	}
 }
 
-// Outcome is what the caller gets: the record as it stands when the answer
-// is due, and whether this request created it.
+// Outcome is the response to the caller: the record as it is when the
+// response is due, and whether this request created it.
 type Outcome struct {
 	Record  store.Record
 	Created bool
@@ -346,7 +347,7 @@ func (s *Service) startBackground(rec store.Record, id string, deadline time.Tim
 	return done, true
 }
 
-// fingerprint is the keyed HMAC that tells a true repeat from a conflicting
+// fingerprint is the keyed HMAC that separates a true repeat from a conflicting
 // reuse of a key: amount, currency, the card's keyed fingerprint and the
 // reference, each length-prefixed so no two requests encode alike.
 func (s *Service) fingerprint(req Request) string {

@@ -15,7 +15,7 @@ import (
 )
 
 // run is the background part of one authorization: it calls the gateway
-// until an answer or the vault deadline, records the outcome, wipes the card
+// until a response or the vault deadline, records the outcome, wipes the card
 // data, and voids an outcome that is still unknown at the deadline.
 func (s *Service) run(rec store.Record, id string, deadline time.Time, expiry card.Expiry) {
 	log := s.log.With(zap.String("authorization_id", id), zap.String("contact_id", rec.ContactID))
@@ -59,7 +59,7 @@ func (s *Service) run(rec store.Record, id string, deadline time.Time, expiry ca
 	}
 
 	result, reached, err := s.authorizeWithRetry(ctx, log, req)
-	// The gateway has answered or the deadline has passed: the card data,
+	// The gateway has responded or the deadline has passed: the card data,
 	// and the CVV above all, is not needed any more.
 	s.vault.Delete(id)
 
@@ -115,7 +115,7 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
 }
 
-// recordResult writes the gateway's answer to the record.
+// recordResult writes the gateway's response to the record.
 func (s *Service) recordResult(log *zap.Logger, rec store.Record, result gateway.Result) {
 	switch result.Status {
 	case gateway.StatusApproved:
@@ -127,7 +127,7 @@ func (s *Service) recordResult(log *zap.Logger, rec store.Record, result gateway
 	default:
 		// The gateway holds the authorization without a final outcome; the
 		// caller cannot be told a result, so it is released.
-		log.Warn("gateway answered without a final outcome; voiding", zap.String("gateway_status", string(result.Status)))
+		log.Warn("gateway responded without a final outcome; voiding", zap.String("gateway_status", string(result.Status)))
 		s.voidUnknown(log, rec, result.GatewayReference)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // A libraryRule maps one kind of failure reported by the ESDK, the Material
 // Providers Library or the KMS client to a code. The ESDK for Go reports many
 // causes through one exception type, so rules match by type where the type
-// tells and by the exception's message where only the message tells. The
+// identifies the cause and by the exception's message otherwise. The
 // wording was read from ESDK v0.4.0 and MPL v0.4.0; classify_test.go pins each
 // rule with the library's own error types, so a changed wording fails a test
 // rather than silently changing a code.
@@ -238,7 +238,7 @@ func isKMSUnavailable(err error) bool {
 		var respErr *smithyhttp.ResponseError
 		return errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500
 	}
-	// No API error code: the request never got a KMS answer.
+	// No API error code: the request never got a KMS response.
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "request send failed") ||
 		strings.Contains(err.Error(), "exceeded maximum number of attempts")

@@ -163,10 +163,10 @@ func (k *Keyring) IntentAllowed(intent string) bool { return slices.Contains(k.c
 
 // ReproducedContext returns the encryption context to hand to the ESDK's
 // Decrypt. The ESDK checks that the message carries exactly these values for
-// these keys; extra keys in the message are accepted (see the package README
-// in docs/decrypt.md). The intent is taken from the message when it is
-// allowed; otherwise the first allowed intent is reproduced, so that the
-// library itself rejects the message as a context mismatch.
+// these keys, and it accepts extra keys in the message (docs/decrypt.md says
+// why the service accepts them too). The intent is taken from the message
+// when it is allowed. Otherwise the first allowed intent is reproduced, so
+// that the library itself rejects the message as a context mismatch.
 func (k *Keyring) ReproducedContext(messageIntent string, present bool) map[string]string {
 	intent := k.cfg.Intents[0]
 	if present && k.IntentAllowed(messageIntent) {

@@ -77,7 +77,7 @@ func playPayment(ctx context.Context, p *printer, env *environment) error {
 		return err
 	}
 	cardInfo, _ = res.body["card"].(map[string]any)
-	p.step(fmt.Sprintf("POST /v1/validations field=pan (KMS) -> %d valid=%v %v ****%v", res.status, res.body["valid"], cardInfo["brand"], cardInfo["last4"]), res.took)
+	p.step(fmt.Sprintf("POST /v1/validations field=pan (KMS) -> %d valid=%v %v %v****%v", res.status, res.body["valid"], cardInfo["brand"], cardInfo["bin"], cardInfo["last4"]), res.took)
 	wrongIntent, err := connectcrypt.EncryptLex(ctx, env.kmsClient, env.kms.Keys.Payment, connectcrypt.LexContext("UpdateAddress"), []byte(approvedPAN))
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func playPayment(ctx context.Context, p *printer, env *environment) error {
 	if err != nil {
 		return err
 	}
-	p.step(fmt.Sprintf("same card, token made for intent UpdateAddress -> %d %s", res.status, errorCode(res)), res.took)
+	p.step(fmt.Sprintf("POST /v1/validations, a token made for intent UpdateAddress -> %d %s", res.status, errorCode(res)), res.took)
 
 	p.section("4. The flow authorizes the payment (simulator gateway, authorization only, MOTO)")
 	key := contactID + ":authorize:1"
@@ -259,6 +259,8 @@ func (env *environment) showMetrics(ctx context.Context, p *printer) error {
 			}
 		}
 	}
+	p.detail("(the Connect decrypts are the four validations plus the PAN, expiry and CVV of each of the four")
+	p.detail(" authorization requests, the replay included, whose card is compared by keyed fingerprint)")
 	return nil
 }
 

@@ -64,7 +64,7 @@ func keygen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	bits := fs.Int("bits", 4096, "RSA key size in bits: 2048, 3072 or 4096")
-	dir := fs.String("out", ".", "folder to write the key and certificate to")
+	dir := fs.String("out", ".", "folder to write the key and certificate to (created with mode 0700 if missing)")
 	name := fs.String("name", "connect-secure-input", "file name prefix and certificate common name")
 	days := fs.Int("days", 730, "certificate validity in days")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +77,10 @@ func keygen(args []string, stdout, stderr io.Writer) int {
 	if *days < 1 || *days > 3650 {
 		fmt.Fprintf(stderr, "processor keygen: -days %d is outside 1 to 3650\n", *days)
 		return 2
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "processor keygen: create folder %s: %v\n", *dir, errors.Unwrap(err))
+		return 1
 	}
 	keyPath, certPath, err := writeConnectKey(*dir, *name, *bits, time.Duration(*days)*24*time.Hour)
 	if err != nil {
@@ -142,8 +146,11 @@ func writeConnectKey(dir, name string, bits int, validity time.Duration) (string
 // writeExclusive refuses to overwrite an existing key or certificate.
 func writeExclusive(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s already exists; keygen never overwrites a key or certificate, so choose another -out folder or -name", path)
+	}
 	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+		return fmt.Errorf("create %s: %w", path, errors.Unwrap(err))
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()

@@ -65,7 +65,8 @@ Commands:
   serve (default)  run the API (mTLS) and ops (metrics, health) listeners
   inspect          read one base64 ciphertext from stdin and print its header as JSON; never decrypts
   keygen           make an RSA key pair and the X.509 certificate to upload to Amazon Connect
-  healthcheck      exit 0 when /healthz on the ops listener answers 200
+  healthcheck      exit 0 when /healthz on the ops listener returns 200 (probes 127.0.0.1 on the port
+                   of PROCESSOR_OPS_ADDR, default 9090)
   version          print the build version
 
 `

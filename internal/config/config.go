@@ -90,7 +90,7 @@ var variables = []variable{
 	{name: "PROCESSOR_CLIENT_CA_FILE", required: true, help: "PEM bundle of the CAs that issue client (forwarder) certificates", parse: func(c *Config, v string) error { c.ClientCAFile = v; return readable(v) }},
 	{name: "PROCESSOR_ALLOWED_CLIENTS", help: "comma-separated client identities allowed to call the API (see README); empty allows any certificate from the client CA", parse: func(c *Config, v string) error { c.AllowedClients = list(v); return nil }},
 	{name: "PROCESSOR_TLS_RELOAD_INTERVAL", def: "30s", help: "how often certificate, key and client CA files are checked for changes (duration)", parse: durationIn(func(c *Config) *time.Duration { return &c.TLSReloadInterval }, time.Second, time.Hour)},
-	{name: "PROCESSOR_CONNECT_KEYS", help: "comma-separated <Key ID>=<path to private key PEM> for Amazon Connect DTMF decryption", parse: parseConnectKeyFiles},
+	{name: "PROCESSOR_CONNECT_KEYS", help: "comma-separated <Key ID>=<path to private key PEM> for Amazon Connect DTMF decryption; at least one Connect key or one KMS key ARN is required", parse: parseConnectKeyFiles},
 	{name: "PROCESSOR_CONNECT_KEY_<n>_ID / _PEM", help: "a Connect Key ID and its private key PEM text, n = 1..4 (as ECS injects secrets)"},
 	{name: "PROCESSOR_CONNECT_SUITES", def: "0x0378,0x0578", help: "algorithm suites accepted on the DTMF path", parse: parseSuites},
 	{name: "PROCESSOR_KMS_KEY_ARNS", help: "comma-separated KMS key ARNs for Lex tokens; empty disables the KMS path", parse: func(c *Config, v string) error { c.KMSKeyARNs = list(v); return nil }},
@@ -199,6 +199,9 @@ func (c *Config) crossCheck(getenv func(string) string) []error {
 	}
 	if c.Store == "postgres" && c.DatabaseURL.Len() == 0 {
 		errs = append(errs, errors.New("PROCESSOR_DATABASE_URL is required with PROCESSOR_STORE=postgres"))
+	}
+	if len(c.ConnectKeys) == 0 && len(c.KMSKeyARNs) == 0 {
+		errs = append(errs, errors.New("no decryption keys: set PROCESSOR_CONNECT_KEYS, PROCESSOR_CONNECT_KEY_<n>_ID/_PEM or PROCESSOR_KMS_KEY_ARNS (at least one is required)"))
 	}
 	if len(c.ConnectKeys) > rsadtmf.MaxKeys {
 		errs = append(errs, fmt.Errorf("PROCESSOR_CONNECT_KEYS and PROCESSOR_CONNECT_KEY_<n>_*: %d keys configured, at most %d are accepted", len(c.ConnectKeys), rsadtmf.MaxKeys))

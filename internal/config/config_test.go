@@ -30,6 +30,8 @@ func tlsFiles(t *testing.T) map[string]string {
 		}
 		vars[name] = path
 	}
+	// One decryption path is required; a KMS ARN needs no key file.
+	vars["PROCESSOR_KMS_KEY_ARNS"] = "arn:aws:kms:eu-west-2:111122223333:key/740ca468-bb9d-4253-b325-8ca7addb96fa"
 	return vars
 }
 
@@ -87,6 +89,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"ttl shorter than budget", map[string]string{"PROCESSOR_SAD_TTL": "5s"}, "PROCESSOR_SAD_TTL must be longer"},
 		{"short fingerprint key", map[string]string{"PROCESSOR_FINGERPRINT_KEY": "abcd"}, "PROCESSOR_FINGERPRINT_KEY"},
 		{"bad port", map[string]string{"PROCESSOR_OPS_ADDR": "localhost"}, "PROCESSOR_OPS_ADDR"},
+		{"no decryption keys", map[string]string{"PROCESSOR_KMS_KEY_ARNS": ""}, "no decryption keys"},
 		{"too many body bytes", map[string]string{"PROCESSOR_MAX_BODY_BYTES": "99999999"}, "PROCESSOR_MAX_BODY_BYTES"},
 		{"simulator url not loopback", map[string]string{"PROCESSOR_SIMULATOR_URL": "http://10.0.0.5:8080"}, "PROCESSOR_SIMULATOR_URL"},
 		{"simulator url https", map[string]string{"PROCESSOR_SIMULATOR_URL": "https://127.0.0.1:8080"}, "PROCESSOR_SIMULATOR_URL"},

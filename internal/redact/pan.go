@@ -1,6 +1,9 @@
 package redact
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // PAN lengths in digits that the scanner masks: ISO/IEC 7812 allows at most
 // 19, and the shortest PANs in use (Maestro) have 12.
@@ -39,11 +42,15 @@ func (g digitGroup) len() int { return g.end - g.start }
 // numbers, and masking them would mangle order ids, timestamps and other
 // long numbers. So do single digit runs longer than 19 digits, non-ASCII
 // digits, and digits split by anything other than one space or one dash
-// (two spaces, dots, slashes, letters).
+// (two spaces, dots, slashes, letters). Runs inside a UUID in its canonical
+// 8-4-4-4-12 form also pass: Connect Key IDs and contact ids are UUIDs, and
+// an all-digit one ("...-4444-555555555555") would otherwise be masked as a
+// card number and mislead the operator who reads it.
 func maskPANs(s string) (string, int) {
 	if countDigits(s) < minPANDigits {
 		return s, 0
 	}
+	uuids := uuidPattern.FindAllStringSubmatchIndex(s, -1)
 
 	var (
 		out      strings.Builder
@@ -52,6 +59,9 @@ func maskPANs(s string) (string, int) {
 	)
 	for _, chain := range digitChains(s) {
 		for _, span := range maskedSpans(s, chain) {
+			if insideAny(span, uuids) {
+				continue
+			}
 			if replaced == 0 {
 				out.Grow(len(s))
 			}
@@ -66,6 +76,21 @@ func maskPANs(s string) (string, int) {
 	}
 	out.WriteString(s[copied:])
 	return out.String(), replaced
+}
+
+// uuidPattern matches a UUID in canonical form, not inside a longer hex or
+// digit run.
+var uuidPattern = regexp.MustCompile(`(?:^|[^0-9A-Fa-f-])([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?:$|[^0-9A-Fa-f-])`)
+
+// insideAny reports whether span lies within one of the UUIDs, given as
+// FindAllStringSubmatchIndex results whose submatch 1 is the UUID itself.
+func insideAny(span byteSpan, matches [][]int) bool {
+	for _, m := range matches {
+		if span.start >= m[2] && span.end <= m[3] {
+			return true
+		}
+	}
+	return false
 }
 
 // containsPAN reports whether maskPANs would change s.

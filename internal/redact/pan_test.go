@@ -123,3 +123,19 @@ func chainOf(s string) []digitGroup {
 	}
 	return chains[0]
 }
+
+func TestMaskPANsKeepsUUIDs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"key 11111111-2222-3333-4444-555555555555 loaded", "key 11111111-2222-3333-4444-555555555555 loaded"},
+		{"contact=4111-1111-1111-1111", "contact=411111******1111"},
+		{"ids 11111111-2222-3333-4444-555555555555,4111111111111111", "ids 11111111-2222-3333-4444-555555555555,411111******1111"},
+	}
+	for _, tt := range tests {
+		if got, _ := maskPANs(tt.in); got != tt.want {
+			t.Errorf("maskPANs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

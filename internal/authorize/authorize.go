@@ -365,9 +365,10 @@ func (s *Service) fingerprint(req Request) string {
 }
 
 // Close stops new background work, waits up to drain for running
-// authorizations, then cancels the rest. A cancelled authorization is left
-// in gateway_sent with its lease; a task that recovers it later looks it up
-// at the gateway and voids it.
+// authorizations, then cancels the rest. A cancelled authorization voids its
+// unknown outcome at once, each void bounded by the void timeout. If the void
+// or its record fails, the record stays in flight with its lease, and a task
+// that recovers it later looks it up at the gateway and voids it.
 func (s *Service) Close(drain time.Duration) {
 	s.mu.Lock()
 	s.closing = true

@@ -311,7 +311,7 @@ func (env *environment) cleanUp() {
 	_ = os.RemoveAll(env.dir)
 }
 
-// freeLoopbackAddr asks the kernel for a free port on 127.0.0.1.
+// freeLoopbackAddr returns a free port on 127.0.0.1 chosen by the kernel.
 func freeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -182,7 +182,7 @@ func healthcheck(getenv func(string) string, stderr io.Writer) int {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "processor healthcheck: /healthz answered %d: %s\n", resp.StatusCode, strings.TrimSpace(string(body)))
+		fmt.Fprintf(stderr, "processor healthcheck: /healthz returned %d: %s\n", resp.StatusCode, strings.TrimSpace(string(body)))
 		return 1
 	}
 	return 0

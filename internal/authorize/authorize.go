@@ -192,7 +192,7 @@ type Outcome struct {
 }
 
 // Authorize runs or replays the authorization of req.IdempotencyKey and
-// answers within the budget counted from started (the time the request
+// returns within the budget counted from started (the time the request
 // arrived). Errors: ErrConflict, errors wrapping store.ErrUnavailable or
 // ttl.ErrFull, and context errors.
 func (s *Service) Authorize(ctx context.Context, started time.Time, req Request) (Outcome, error) {
@@ -261,7 +261,7 @@ func (s *Service) Authorize(ctx context.Context, started time.Time, req Request)
 	case <-done:
 	case <-ctx.Done():
 	}
-	// The answer reads the shared record, so a background step that finished
+	// The response reads the shared record, so a background step that finished
 	// just now is included. A store error here still leaves a record that
 	// lookups will find, so the caller gets the last known state.
 	latest, err := s.store.Get(context.WithoutCancel(ctx), rec.IdempotencyKey)

@@ -27,7 +27,7 @@ const (
 // RecoverOnce takes over every in-flight record whose owner's lease ended
 // (the owner stopped or died) and resolves it through the gateway: an
 // authorization the gateway never saw fails, a decline is recorded, and an
-// approval the caller was never told about is voided. It returns how many
+// approval the caller was never informed of is voided. It returns how many
 // records it resolved.
 func (s *Service) RecoverOnce(ctx context.Context) (int, error) {
 	now := s.now()
@@ -90,7 +90,7 @@ func (s *Service) resolve(ctx context.Context, log *zap.Logger, rec store.Record
 			GatewayReference: result.GatewayReference, FailureReason: ReasonGatewayFailed})
 		return s.recoveryStep(log, err, "failed")
 	}
-	// Approved or pending at the gateway, but the caller was never told a
+	// Approved or pending at the gateway, but the caller never received a
 	// final result: release the hold.
 	if _, err := s.store.Transition(ctx, store.Transition{Key: rec.IdempotencyKey, Owner: s.cfg.Owner, From: from, To: store.PhaseVoidPending,
 		GatewayReference: result.GatewayReference, FailureReason: ReasonRecoveredVoided}); err != nil {
@@ -101,7 +101,7 @@ func (s *Service) resolve(ctx context.Context, log *zap.Logger, rec store.Record
 		s.recovered("void_failed")
 		return false
 	}
-	log.Info("voided an authorization whose caller was never told the outcome")
+	log.Info("voided an authorization whose caller never received its outcome")
 	s.recovered("voided")
 	return true
 }

@@ -126,7 +126,7 @@ func (s *Service) recordResult(log *zap.Logger, rec store.Record, result gateway
 		s.finish(log, rec, store.Transition{To: store.PhaseFailed, GatewayReference: result.GatewayReference, FailureReason: ReasonGatewayFailed})
 	default:
 		// The gateway holds the authorization without a final outcome; the
-		// caller cannot be told a result, so it is released.
+		// caller cannot receive a result, so it is released.
 		log.Warn("gateway responded without a final outcome; voiding", zap.String("gateway_status", string(result.Status)))
 		s.voidUnknown(log, rec, result.GatewayReference)
 	}

@@ -2,6 +2,6 @@
 
 package decrypt
 
-// lockESDK is a no-op outside race-detector builds; esdklock_race.go says
-// why race builds serialize ESDK calls.
+// lockESDK is a no-op outside race-detector builds. esdklock_race.go
+// explains why race builds serialize ESDK calls.
 func lockESDK() (unlock func()) { return func() {} }

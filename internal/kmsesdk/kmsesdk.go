@@ -163,7 +163,7 @@ func (k *Keyring) IntentAllowed(intent string) bool { return slices.Contains(k.c
 
 // ReproducedContext returns the encryption context to hand to the ESDK's
 // Decrypt. The ESDK checks that the message carries exactly these values for
-// these keys, and it accepts extra keys in the message (docs/decrypt.md says
+// these keys, and it accepts extra keys in the message (docs/decrypt.md explains
 // why the service accepts them too). The intent is taken from the message
 // when it is allowed. Otherwise the first allowed intent is reproduced, so
 // that the library itself rejects the message as a context mismatch.

@@ -255,7 +255,7 @@ func TestMultitaskKilledTaskRecovered(t *testing.T) {
 		t.Errorf("lookup id = %v, want the record's %s", got["id"], recovered.ID)
 	}
 	b.WaitForLog(t, phaseTimeout, "about the recovery void", func(l LogLine) bool {
-		return l.Message() == "voided an authorization whose caller was never told the outcome"
+		return l.Message() == "voided an authorization whose caller never received its outcome"
 	})
 }
 
